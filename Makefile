@@ -19,7 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/netpay-smart dev
+	$(BIN)/netpay-smart serve
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

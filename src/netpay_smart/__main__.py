@@ -1,0 +1,5 @@
+"""``python -m netpay_smart`` is the ``netpay-smart`` command."""
+
+from .cli import main
+
+main()

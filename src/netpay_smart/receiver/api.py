@@ -1,0 +1,272 @@
+"""The query API behind ``Authorization: Bearer $NETPAY_API_TOKEN``: transactions, deliveries,
+reports, pushes (with long-poll) and the live event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+
+import anyio
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ..errors import TerminalBusyError
+from ..store import PushRequest, Store, TransactionFilter
+from ..store.notify import Hub
+
+__all__ = ["Api", "json_response"]
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_DONE_STATES = ("completed", "failed", "abandoned", "expired")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encoder.encode(data), status, headers, media_type="application/json")
+
+
+def problem(status: int, code: str, message: str, **extra: Any) -> Response:
+    return json_response({"error": code, "message": message, **extra}, status)
+
+
+class BadRequestError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def _int(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequestError(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise BadRequestError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _date(raw: str | None, name: str = "date") -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise BadRequestError(f"{name} must be a date like 2024-03-05") from exc
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Api:
+    """Route handlers; ``authorised`` wraps each so that no route answers without the token."""
+
+    def __init__(
+        self,
+        store: Store,
+        hub: Callable[[], Hub],
+        *,
+        api_token: str | None,
+        clock: Callable[[], datetime],
+        long_poll_max: float,
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._token = api_token.encode() if api_token else None
+        self._clock = clock
+        self._long_poll_max = long_poll_max
+
+    def authorised(self, handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            if not self.is_authorised(request):
+                return (
+                    problem(
+                        401,
+                        "unauthorized",
+                        "send Authorization: Bearer <NETPAY_API_TOKEN>",
+                    )
+                    if self._token
+                    else problem(
+                        401, "unauthorized", "the API is closed: set NETPAY_API_TOKEN to open it"
+                    )
+                )
+            try:
+                return await handler(request)
+            except BadRequestError as exc:
+                return problem(400, "bad_request", str(exc))
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    def is_authorised(self, request: Request) -> bool:
+        if self._token is None:
+            return False
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self._token)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kw))
+
+    # -- transactions -----------------------------------------------------------------------
+
+    async def transactions(self, request: Request) -> Response:
+        q = request.query_params
+        filters = TransactionFilter(
+            store_id=q.get("store_id") or None,
+            terminal_id=q.get("terminal_id") or None,
+            date=_date(q.get("date")),
+            status=q.get("status") or None,
+            folio=q.get("folio") or None,
+            kind=q.get("kind") or None,
+            order_id=q.get("order_id") or None,
+        )
+        page = await self._run(
+            self._store.list_transactions,
+            filters,
+            limit=_int(request, "limit", 50, 1, 500),
+            before_id=_int(request, "cursor", None, 1, 2**62),
+        )
+        return json_response(page)
+
+    async def transaction(self, request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        found = await self._run(self._store.get_transaction, order_id)
+        if found is None:
+            return problem(404, "not_found", f"no transaction with order id {order_id}")
+        return json_response(found)
+
+    async def deliveries(self, request: Request) -> Response:
+        q = request.query_params
+        page = await self._run(
+            self._store.list_deliveries,
+            outcome=q.get("outcome") or None,
+            kind=q.get("kind") or None,
+            limit=_int(request, "limit", 50, 1, 500),
+            before_id=_int(request, "cursor", None, 1, 2**62),
+        )
+        return json_response(page)
+
+    async def daily_report(self, request: Request) -> Response:
+        from ..wire import MEXICO_CITY
+
+        day = (
+            _date(request.query_params.get("date")) or self._clock().astimezone(MEXICO_CITY).date()
+        )
+        return json_response(await self._run(self._store.daily_report, day))
+
+    # -- pushes -----------------------------------------------------------------------------
+
+    async def register_push(self, request: Request) -> Response:
+        try:
+            body = msgspec.json.decode(await request.body(), type=PushRequest)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return problem(400, "bad_request", f"invalid push: {exc}")
+        try:
+            push = await self._run(self._store.register_push, body, now=self._clock())
+        except TerminalBusyError as exc:
+            return problem(409, "terminal_busy", str(exc), push_id=exc.description)
+        except ValueError as exc:
+            return problem(400, "bad_request", str(exc))
+        return json_response(push, 201)
+
+    async def update_push(self, request: Request) -> Response:
+        try:
+            body = msgspec.json.decode(await request.body(), type=dict[str, str])
+            changed = await self._run(
+                self._store.update_push_state,
+                request.path_params["push_id"],
+                body.get("state", ""),
+                now=self._clock(),
+            )
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            return problem(400, "bad_request", str(exc))
+        return (
+            await self.push(request)
+            if changed
+            else problem(409, "not_open", "the push is unknown or already finished")
+        )
+
+    async def push(self, request: Request) -> Response:
+        """A push; ``?wait=SECONDS`` holds the answer until its result is in (long-poll)."""
+        push_id = request.path_params["push_id"]
+        wait = 0.0
+        raw_wait = request.query_params.get("wait")
+        if raw_wait:
+            try:
+                wait = min(max(float(raw_wait), 0.0), self._long_poll_max)
+            except ValueError:
+                return problem(400, "bad_request", "wait must be a number of seconds")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        hub = self._hub()
+        # Subscribe, query, wait, query again: a wake-up between query and wait is not lost.
+        with hub.subscribe() as wakeups:
+            found = await self._run(self._store.get_push, push_id, now=self._clock())
+            while found is not None and found["state"] not in _DONE_STATES:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch = await asyncio.wait_for(wakeups.get(), remaining)
+                except TimeoutError:
+                    found = await self._run(self._store.get_push, push_id, now=self._clock())
+                    break
+                if batch is None:  # shutting down
+                    break
+                found = await self._run(self._store.get_push, push_id, now=self._clock())
+        if found is None:
+            return problem(404, "not_found", f"no push {push_id}")
+        return json_response(found)
+
+    # -- live events ------------------------------------------------------------------------
+
+    async def events(self, request: Request) -> Response:
+        """Server-sent events: one ``delivery`` event per processed body, pings every 15 s."""
+        hub = self._hub()
+
+        async def stream() -> AsyncIterator[bytes]:
+            with hub.subscribe() as wakeups:
+                yield b": connected\n\n"
+                while True:
+                    try:
+                        batch = await asyncio.wait_for(wakeups.get(), 15)
+                    except TimeoutError:
+                        yield b": ping\n\n"
+                        continue
+                    if batch is None:
+                        return
+                    for applied in batch:
+                        tx = None
+                        if applied.transaction_key:
+                            tx = await self._run(
+                                self._store.get_transaction_by_key, applied.transaction_key
+                            )
+                            if tx is not None:
+                                tx.pop("raw", None)
+                        data = _encoder.encode(
+                            {
+                                "delivery_id": applied.delivery_id,
+                                "outcome": applied.outcome,
+                                "kind": applied.kind,
+                                "push_ids": applied.push_ids,
+                                "transaction": tx,
+                            }
+                        )
+                        yield b"id: %d\nevent: delivery\ndata: %s\n\n" % (
+                            applied.delivery_id,
+                            data,
+                        )
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )

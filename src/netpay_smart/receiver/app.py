@@ -1,0 +1,170 @@
+"""``create_app(settings, *, store=None, clock=None)``: the receiver as one ASGI app.
+
+The webhook route is dispatched before the framework sees the request (it is the hot path);
+everything else is a small Starlette app. Resources live in the lifespan: the store's writer
+thread, the event hub, and on PostgreSQL the LISTEN connection that hears other replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .. import __version__
+from ..settings import ReceiverSettings
+from ..store import Store
+from ..store.notify import Hub, listen
+from .api import Api, json_response
+from .openapi import openapi
+from .ops import Metrics, install_log_redaction
+from .webhook import PREFIX, Webhook
+
+__all__ = ["Receiver", "create_app"]
+
+log = logging.getLogger("netpay_smart.receiver")
+
+Scope = dict[str, Any]
+
+
+class Receiver:
+    """The ASGI callable ``create_app`` returns; ``store`` and ``metrics`` are for tests."""
+
+    def __init__(
+        self, settings: ReceiverSettings, store: Store, clock: Callable[[], datetime]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = Metrics()
+        self._hub: Hub | None = None
+        self.webhook = Webhook(
+            store,
+            secrets=settings.webhook_secrets,
+            max_body_size=settings.max_body_size,
+            metrics=self.metrics,
+            clock=clock,
+        )
+        api = Api(
+            store,
+            self.hub,
+            api_token=settings.api_token,
+            clock=clock,
+            long_poll_max=settings.long_poll_max,
+        )
+        guard = api.authorised
+        routes = [
+            Route("/api/transactions", guard(api.transactions)),
+            Route("/api/transactions/{order_id:path}", guard(api.transaction)),
+            Route("/api/deliveries", guard(api.deliveries)),
+            Route("/api/reports/daily", guard(api.daily_report)),
+            Route("/api/pushes", guard(api.register_push), methods=["POST"]),
+            Route("/api/pushes/{push_id}", guard(api.push), methods=["GET"]),
+            Route("/api/pushes/{push_id}", guard(api.update_push), methods=["PATCH"]),
+            Route("/api/events", guard(api.events)),
+            Route("/healthz", self.healthz),
+            Route("/readyz", self.readyz),
+            Route("/metrics", self.metrics_page),
+            Route("/openapi.json", self.openapi_json),
+            Route("/", self.dashboard),
+        ]
+        self.app = Starlette(routes=routes, lifespan=self._lifespan)
+
+    def hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the receiver is not started (lifespan did not run)")
+        return self._hub
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        hub = Hub(loop)
+        self._hub = hub
+        metrics = self.metrics
+
+        def on_applied(applied: list[Any]) -> None:
+            metrics.record(applied)
+            hub.publish_threadsafe(applied)
+
+        await anyio.to_thread.run_sync(lambda: self.store.start(on_applied=on_applied))
+        listener = None
+        if self.store.dialect == "postgresql":
+            listener = asyncio.create_task(listen(self.store.engines, hub))
+        try:
+            yield
+        finally:
+            hub.close()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            await anyio.to_thread.run_sync(self.store.stop)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.webhook(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def healthz(self, _request: Request) -> Response:
+        return json_response({"status": "ok", "version": __version__})
+
+    async def readyz(self, _request: Request) -> Response:
+        try:
+            with anyio.fail_after(2):
+                await anyio.to_thread.run_sync(self.store.ping)
+        except Exception as exc:
+            return json_response(
+                {"status": "unavailable", "database": "unreachable", "detail": str(exc)[:200]},
+                503,
+            )
+        writer = self.store.writer
+        return json_response(
+            {
+                "status": "ready" if writer is not None else "starting",
+                "database": self.store.dialect,
+            },
+            200 if writer is not None else 503,
+        )
+
+    async def metrics_page(self, _request: Request) -> Response:
+        return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def openapi_json(self, _request: Request) -> Response:
+        return json_response(openapi(__version__))
+
+    async def dashboard(self, _request: Request) -> Response:
+        page = resources.files("netpay_smart.dashboard").joinpath("index.html").read_text("utf-8")
+        return HTMLResponse(page)
+
+
+def create_app(
+    settings: ReceiverSettings,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Receiver:
+    """Build the receiver. Without ``store`` it opens ``settings.database_url`` (a SQLite
+    database is brought up to date; PostgreSQL must be migrated with ``netpay-smart db upgrade``).
+    """
+    settings.check()
+    install_log_redaction()
+    if store is None:
+        store = Store.open(
+            settings.database_url,
+            migrate=settings.database_url.startswith("sqlite")
+            or "://" not in settings.database_url,
+            batch_max=settings.batch_max,
+        )
+    return Receiver(settings, store, clock or (lambda: datetime.now(UTC)))

@@ -1,0 +1,286 @@
+"""The OpenAPI 3.1 description of the receiver, written by hand so it says what we mean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["openapi"]
+
+_money = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$", "examples": ["150.50"]}
+_error = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+}
+_page = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Transaction"}},
+        "next_cursor": {"type": ["integer", "null"]},
+    },
+}
+_transaction = {
+    "type": "object",
+    "required": [
+        "order_id", "terminal_id", "store_id", "folio_number", "kind", "status", "approved",
+        "response_code", "message", "amount", "tip_amount", "cancelled", "reprint_count",
+        "delivery_count", "transaction_at", "received_at", "traceability", "raw",
+    ],
+    "properties": {
+        "order_id": {"type": ["string", "null"]},
+        "terminal_id": {"type": ["string", "null"]},
+        "store_id": {"type": ["string", "null"]},
+        "folio_number": {"type": ["string", "null"]},
+        "kind": {"enum": ["sale", "cancellation"]},
+        "status": {
+            "enum": [
+                "approved", "declined", "user_cancelled", "cancelled", "reversed",
+                "pending_reversal",
+            ]
+        },
+        "approved": {"type": "boolean"},
+        "response_code": {"type": ["string", "null"]},
+        "message": {"type": ["string", "null"]},
+        "amount": _money,
+        "tip_amount": _money,
+        "cancelled": {"type": "boolean"},
+        "reprint_count": {"type": "integer"},
+        "delivery_count": {"type": "integer"},
+        "conflict_count": {"type": "integer"},
+        "transaction_at": {"type": ["string", "null"], "format": "date-time"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "traceability": {"type": "object"},
+        "raw": {"type": ["object", "null"]},
+    },
+}  # fmt: skip
+_push_in = {
+    "type": "object",
+    "required": ["kind", "terminal_id"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "maxLength": 64},
+        "kind": {"enum": ["sale", "reprint", "cancel"]},
+        "terminal_id": {"type": "string", "minLength": 1},
+        "store_id": {"type": "string"},
+        "amount": {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"},
+        "folio_number": {"type": "string", "maxLength": 250},
+        "order_id": {"type": "string"},
+        "traceability": {"type": "object"},
+        "ttl_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
+        "exclusive": {"type": "boolean"},
+    },
+}
+_push = {
+    "type": "object",
+    "required": ["id", "kind", "terminal_id", "state"],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string"},
+        "terminal_id": {"type": "string"},
+        "state": {"enum": ["registered", "sent", "completed", "failed", "abandoned", "expired"]},
+        "result": {"type": ["object", "null"]},
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_401 = {"401": _json(_error, "missing or wrong API token")}
+_400 = {"400": _json(_error, "bad query or body")}
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+def openapi(version: str) -> dict[str, Any]:
+    """The document served at ``/openapi.json``."""
+    paging = [
+        _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+        _q("cursor", {"type": "integer", "minimum": 1}, "next_cursor of the previous page"),
+    ]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "netpay-smart receiver",
+            "version": version,
+            "description": "Where NetPay Smart terminals post results, and how a POS reads them.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Transaction": _transaction, "Error": _error},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/webhook/{secret}": {
+                "post": {
+                    "summary": "A terminal posts a result (sale, reprint, cancellation, probe)",
+                    "security": [],
+                    "parameters": [
+                        {
+                            "name": "secret",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"const": "00"},
+                                    "message": {"const": "Recibido"},
+                                },
+                            },
+                            "stored durably",
+                        ),
+                        "400": _json(_error, "not a JSON object (stored all the same)"),
+                        "404": _json(_error, "wrong secret; nothing stored"),
+                        "413": _json(_error, "over the size limit"),
+                        "503": _json(_error, "could not be stored; send it again"),
+                    },
+                }
+            },
+            "/api/transactions": {
+                "get": {
+                    "summary": "Transactions, newest first",
+                    "parameters": [
+                        _q("store_id", {"type": "string"}, "store"),
+                        _q("terminal_id", {"type": "string"}, "terminal serial"),
+                        _q("date", {"type": "string", "format": "date"}, "business day, CDMX"),
+                        _q("status", {"type": "string"}, "approved, declined, ..."),
+                        _q("folio", {"type": "string"}, "folio number"),
+                        _q("kind", {"type": "string"}, "sale or cancellation"),
+                        _q("order_id", {"type": "string"}, "order id"),
+                        *paging,
+                    ],
+                    "responses": {"200": _json(_page, "a page"), **_400, **_401},
+                }
+            },
+            "/api/transactions/{order_id}": {
+                "get": {
+                    "summary": "One sale (with its cancellation and deliveries)",
+                    "parameters": [
+                        {
+                            "name": "order_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Transaction"}, "found"),
+                        "404": _json(_error, "unknown order id"),
+                        **_401,
+                    },
+                }
+            },
+            "/api/deliveries": {
+                "get": {
+                    "summary": "Every body received, duplicates and bad ones included",
+                    "parameters": [
+                        _q("outcome", {"type": "string"}, "new, duplicate, conflict, ..."),
+                        _q("kind", {"type": "string"}, "sale, reprint, probe, ..."),
+                        *paging,
+                    ],
+                    "responses": {"200": _json({"type": "object"}, "a page"), **_400, **_401},
+                }
+            },
+            "/api/reports/daily": {
+                "get": {
+                    "summary": "Totals of a business day per store and terminal",
+                    "parameters": [_q("date", {"type": "string", "format": "date"}, "day")],
+                    "responses": {"200": _json({"type": "object"}, "totals"), **_400, **_401},
+                }
+            },
+            "/api/pushes": {
+                "post": {
+                    "summary": "Register a push before sending it (one open push per terminal)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _push_in}},
+                    },
+                    "responses": {
+                        "201": _json(_push, "registered"),
+                        "409": _json(_error, "terminal busy"),
+                        **_400,
+                        **_401,
+                    },
+                }
+            },
+            "/api/pushes/{push_id}": {
+                "get": {
+                    "summary": "A push and its result; ?wait=SECONDS long-polls",
+                    "parameters": [
+                        {
+                            "name": "push_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        _q("wait", {"type": "number", "minimum": 0}, "seconds to wait"),
+                    ],
+                    "responses": {
+                        "200": _json(_push, "the push"),
+                        "404": _json(_error, "unknown push"),
+                        **_400,
+                        **_401,
+                    },
+                },
+                "patch": {
+                    "summary": "Mark a push sent, failed or abandoned",
+                    "parameters": [
+                        {
+                            "name": "push_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "state": {"enum": ["sent", "failed", "abandoned"]}
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {
+                        "200": _json(_push, "updated"),
+                        "409": _json(_error, "not open"),
+                        **_400,
+                        **_401,
+                    },
+                },
+            },
+            "/api/events": {
+                "get": {
+                    "summary": "Server-sent events of processed deliveries",
+                    "responses": {"200": {"description": "text/event-stream"}, **_401},
+                }
+            },
+            "/healthz": {"get": {"security": [], "responses": {"200": {"description": "alive"}}}},
+            "/readyz": {
+                "get": {
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "database reachable"},
+                        "503": {"description": "database unreachable"},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {"security": [], "responses": {"200": {"description": "Prometheus"}}}
+            },
+        },
+    }

@@ -1,0 +1,122 @@
+"""SQL persistence: append-only deliveries, normalised transactions, registered pushes.
+
+:class:`Store` is the one object the receiver holds: engines, the group-commit writer and the
+queries, on SQLite (embedded default) or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from .engine import DEFAULT_DATABASE_URL, Engines, open_engines
+from .ingest import Applied, Incoming
+from .migrate import upgrade
+from .queries import (
+    PushRequest,
+    TransactionFilter,
+    daily_report,
+    get_push,
+    get_transaction,
+    get_transaction_by_key,
+    list_deliveries,
+    list_transactions,
+    register_push,
+    update_push_state,
+)
+from .writer import StoreUnavailableError, Writer
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "Applied",
+    "Incoming",
+    "PushRequest",
+    "Store",
+    "StoreUnavailableError",
+    "TransactionFilter",
+]
+
+
+class Store:
+    """The database behind a receiver.
+
+    >>> store = Store.open("sqlite:///:memory:")  # doctest: +SKIP
+    """
+
+    def __init__(self, engines: Engines, *, batch_max: int = 256) -> None:
+        self.engines = engines
+        self.batch_max = batch_max
+        self.writer: Writer | None = None
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = False, **kw: Any) -> Store:
+        """Open ``url``; with ``migrate`` bring its schema up to date first."""
+        engines = open_engines(url)
+        if migrate:
+            upgrade(engines.url)
+        return cls(engines, **kw)
+
+    @property
+    def dialect(self) -> str:
+        return self.engines.dialect
+
+    def upgrade(self) -> None:
+        upgrade(self.engines.url)
+
+    def start(
+        self,
+        *,
+        on_applied: Callable[[list[Applied]], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.writer = Writer(
+            self.engines, on_applied=on_applied, batch_max=self.batch_max, clock=clock
+        )
+        self.writer.start()
+
+    def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+            self.writer = None
+
+    def close(self) -> None:
+        self.stop()
+        self.engines.dispose()
+
+    async def write(self, item: Incoming) -> int:
+        if self.writer is None:
+            raise StoreUnavailableError("the store is not started")
+        return await self.writer.write(item)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        from sqlalchemy import text
+
+        with self.engines.read.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    # Queries (synchronous; run them off the event loop).
+    def list_transactions(self, filters: TransactionFilter, **kw: Any) -> dict[str, Any]:
+        return list_transactions(self.engines, filters, **kw)
+
+    def get_transaction(self, order_id: str) -> dict[str, Any] | None:
+        return get_transaction(self.engines, order_id)
+
+    def get_transaction_by_key(self, key: str) -> dict[str, Any] | None:
+        return get_transaction_by_key(self.engines, key)
+
+    def list_deliveries(self, **kw: Any) -> dict[str, Any]:
+        return list_deliveries(self.engines, **kw)
+
+    def daily_report(self, day: date) -> dict[str, Any]:
+        return daily_report(self.engines, day)
+
+    def register_push(self, request: PushRequest, *, now: datetime) -> dict[str, Any]:
+        return register_push(self.engines, request, now=now)
+
+    def update_push_state(self, push_id: str, state: str, *, now: datetime) -> bool:
+        return update_push_state(self.engines, push_id, state, now=now)
+
+    def get_push(self, push_id: str, *, now: datetime) -> dict[str, Any] | None:
+        return get_push(self.engines, push_id, now=now)

@@ -1,0 +1,89 @@
+"""Database engines for SQLite (embedded default) and PostgreSQL (production).
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before we acknowledge,
+even across a power cut. Writers open with ``BEGIN IMMEDIATE`` so a transaction never has to
+upgrade a read lock (which fails at once with SQLITE_BUSY, ignoring ``busy_timeout``); readers
+use a separate engine with ordinary deferred transactions, so the dashboard never blocks ingest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from ..errors import ConfigurationError
+
+__all__ = ["DEFAULT_DATABASE_URL", "Engines", "normalise_url", "open_engines"]
+
+DEFAULT_DATABASE_URL = "sqlite:///netpay-smart.sqlite3"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people write (``postgresql://``, ``postgres://``, a bare file path)."""
+    url = url.strip()
+    if not url:
+        raise ConfigurationError("empty database URL", hint="e.g. sqlite:///netpay.sqlite3")
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    elif "://" not in url:
+        url = f"sqlite:///{Path(url)}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"unsupported database {parsed.get_backend_name()!r}",
+            hint="use sqlite:///FILE or postgresql://USER@HOST/DB",
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+@dataclass(frozen=True)
+class Engines:
+    """One engine for the single writer, one for everything that only reads."""
+
+    url: str
+    write: Engine
+    read: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.write.dialect.name
+
+    def dispose(self) -> None:
+        self.write.dispose()
+        self.read.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module (3.11 has no autocommit flag).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def open_engines(url: str) -> Engines:
+    """Create the engines for ``url``; nothing is connected until first use."""
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        write = create_engine(url, poolclass=NullPool if database == ":memory:" else None)
+        read = create_engine(url)
+        for engine, begin in ((write, "BEGIN IMMEDIATE"), (read, "BEGIN")):
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", lambda conn, sql=begin: conn.exec_driver_sql(sql))
+        return Engines(url, write, read)
+    write = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+    read = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    return Engines(url, write, read)

@@ -1,0 +1,557 @@
+"""From a committed delivery to transactions and completed pushes.
+
+Ingest happens in two steps, in this order, so that nothing acknowledged is ever lost:
+
+1. :func:`insert_deliveries` writes the raw bodies; the caller commits and only then answers
+   the terminal ``{"code":"00","message":"Recibido"}``.
+2. :func:`process` reads what a delivery says and applies it, in its own transaction. A crash
+   between the two leaves the delivery ``pending``; :func:`pending_deliveries` finds it again.
+
+Processing is idempotent and order-independent:
+
+- a body equal to one already processed (same canonical JSON) is a re-delivery: one more
+  delivery on the same transaction, nothing else;
+- sales and cancellations are keyed by ``kind:orderId`` (by content when there is no orderId,
+  as for declines and ``02`` timeouts); the same key with another body is a *conflict*: the
+  first is kept;
+- a reprint never creates a second sale: it raises ``reprint_count`` and its ``reprintModule``
+  updates the state (cancelled, reversed, ...). A reprint of a sale we never saw (the
+  documented recovery of a lost result) creates the sale from the reprint, and the original,
+  if it arrives later, fills it in;
+- a cancellation marks its sale ``cancelled`` whichever of the two arrives first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, and_, exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import PayloadError
+from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
+from .schema import deliveries, pushes, transactions
+
+__all__ = [
+    "Applied",
+    "Incoming",
+    "content_hash",
+    "insert_deliveries",
+    "pending_deliveries",
+    "process",
+    "process_many",
+]
+
+#: How far back a result may be matched to an open push on the same terminal by time alone.
+MATCH_WINDOW = timedelta(minutes=15)
+
+_OPEN_STATES = ("registered", "sent", "expired")
+
+
+@dataclass(slots=True)
+class Incoming:
+    """A body as the webhook received it, card numbers already masked."""
+
+    body: bytes
+    received_at: datetime
+    remote: str | None = None
+    truncated: bool = False
+    error: str | None = None  # set at the edge: too_large, not_json, ...
+    decoded: dict[str, Any] | None = None  # the body as an object, when the edge decoded it
+
+
+@dataclass(slots=True)
+class Applied:
+    """What processing one delivery did; feeds notifications, metrics and the event stream."""
+
+    delivery_id: int
+    outcome: str
+    kind: str | None = None
+    transaction_key: str | None = None
+    order_id: str | None = None
+    status: str | None = None
+    push_ids: list[str] = field(default_factory=list)
+    problems: int = 0
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+def content_hash(body: Mapping[str, Any]) -> str:
+    """sha256 of the body's canonical JSON: equal objects, equal hash, whatever the spacing."""
+    return hashlib.sha256(_canonical.encode(body)).hexdigest()
+
+
+def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list[int]:
+    """Append the bodies; returns their ids in the same order. The caller commits."""
+    rows = [
+        {
+            "received_at": item.received_at,
+            "remote": item.remote,
+            "body": item.body,
+            "size": len(item.body),
+            "truncated": item.truncated,
+            "outcome": "pending",
+            "error": item.error,
+        }
+        for item in items
+    ]
+    if len(rows) == 1:
+        result = connection.execute(insert(deliveries).returning(deliveries.c.id), rows[0])
+        return [result.scalar_one()]
+    result = connection.execute(
+        insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows
+    )
+    return list(result.scalars())
+
+
+def pending_deliveries(
+    connection: Connection, limit: int = 500
+) -> list[tuple[int, bytes, None, str | None]]:
+    """Deliveries committed but never processed (the process died in between), in the shape
+    :func:`process_many` takes."""
+    rows = connection.execute(
+        select(deliveries.c.id, deliveries.c.body, deliveries.c.error)
+        .where(deliveries.c.outcome == "pending")
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    return [(row.id, row.body, None, row.error) for row in rows]
+
+
+def _cents(amount: Decimal | None) -> int | None:
+    return None if amount is None else int(amount * 100)
+
+
+def _tx_key(kind: Kind, normalised: Normalised, digest: str) -> str:
+    order_id = normalised.result.order_id
+    return f"{kind}:{order_id}" if order_id else f"{kind}:h:{digest[:40]}"
+
+
+def _business_date(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(MEXICO_CITY).date().isoformat()
+
+
+def _row_values(normalised: Normalised, *, kind: Kind, digest: str) -> dict[str, Any]:
+    """Columns of ``transactions`` that come straight from one result."""
+    result = normalised.result
+    return {
+        "kind": str(kind),
+        "order_id": result.order_id,
+        "terminal_id": result.terminal_id,
+        "store_id": result.store_id or (result.traceability.get("storeId") or None),
+        "folio_number": result.folio_number,
+        "approved": normalised.approved,
+        "response_code": result.response_code,
+        "message": (result.message or "")[:250] or None,
+        "amount_cents": _cents(result.amount),
+        "tip_cents": _cents(result.tip_amount),
+        "reprint_module": (result.reprint_module or "")[:5] or None,
+        "card_brand": (result.card_type_name or "")[:60] or None,
+        "card_type": result.card_type,
+        "card_last4": (result.card_last4 or "")[-4:] or None,
+        "bank_name": result.bank_name,
+        "auth_code": (result.auth_code or "")[:20] or None,
+        "msi": result.promotion if result.promotion not in (None, "0", "00") else None,
+        "transaction_id": result.transaction_id,
+        "transaction_at": result.transaction_at,
+        "business_date": _business_date(result.transaction_at),
+        "traceability": msgspec.json.encode(result.traceability).decode(),
+        "push_id": result.push_id,
+        "content_hash": digest,
+    }
+
+
+def _same_terminal(column: Any, terminal_id: str | None) -> list[Any]:
+    """Condition "same terminal" when the result names one (a row without one matches too)."""
+    if terminal_id is None:
+        return []
+    return [or_(column == terminal_id, column.is_(None))]
+
+
+def _select_tx(connection: Connection, key: str) -> Any:
+    return connection.execute(select(transactions).where(transactions.c.key == key)).first()
+
+
+def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
+    """Insert unless another writer (another replica) just did: returns False then."""
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(transactions).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _bump(connection: Connection, key: str, **counters: int) -> None:
+    connection.execute(
+        update(transactions)
+        .where(transactions.c.key == key)
+        .values({name: transactions.c[name] + by for name, by in counters.items()})
+    )
+
+
+def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -> None:
+    connection.execute(
+        update(transactions)
+        .where(transactions.c.key == f"{Kind.SALE}:{order_id}")
+        .values(cancelled=True, status=str(Status.CANCELLED), updated_at=now)
+    )
+
+
+def _cancellation_approved(connection: Connection, order_id: str) -> bool:
+    return bool(
+        connection.execute(
+            select(
+                exists().where(
+                    transactions.c.key == f"{Kind.CANCELLATION}:{order_id}",
+                    transactions.c.approved.is_(True),
+                )
+            )
+        ).scalar()
+    )
+
+
+def _apply_result(
+    connection: Connection,
+    normalised: Normalised,
+    *,
+    delivery_id: int,
+    digest: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """A sale or cancellation: returns (outcome, transaction key)."""
+    kind = normalised.kind
+    result = normalised.result
+    key = _tx_key(kind, normalised, digest)
+    values = _row_values(normalised, kind=kind, digest=digest)
+    status = str(normalised.status)
+    cancelled = False
+    if (
+        kind is Kind.SALE
+        and result.order_id
+        and _cancellation_approved(connection, result.order_id)
+    ):
+        status, cancelled = str(Status.CANCELLED), True
+    existing = _select_tx(connection, key)
+    if existing is None and kind is Kind.SALE and not result.order_id and result.folio_number:
+        # A decline recovered earlier through a reprint by folio, now arriving itself.
+        existing = connection.execute(
+            select(transactions).where(
+                transactions.c.folio_number == result.folio_number,
+                transactions.c.source == "reprint",
+                transactions.c.kind == str(Kind.SALE),
+                *_same_terminal(transactions.c.terminal_id, result.terminal_id),
+            )
+        ).first()
+        if existing is not None:
+            key = existing.key
+    if existing is None:
+        row = {
+            "key": key,
+            "status": status,
+            "cancelled": cancelled,
+            "reprint_count": 0,
+            "delivery_count": 1,
+            "conflict_count": 0,
+            "source": "result",
+            "first_delivery_id": delivery_id,
+            "received_at": now,
+            "updated_at": now,
+        }
+        row.update(values)
+        if _insert_tx(connection, row):
+            if kind is Kind.CANCELLATION and normalised.approved and result.order_id:
+                _mark_sale_cancelled(connection, result.order_id, now)
+            return "new", key
+        existing = _select_tx(connection, key)
+        assert existing is not None
+    if existing.content_hash == digest:
+        _bump(connection, key, delivery_count=1)
+        return "duplicate", key
+    if existing.source == "reprint":
+        # The row was built from a reprint; this is the original result: fill it in, but keep
+        # the state the (later) reprint reported when it says the money moved back.
+        keep = existing.status in (Status.CANCELLED, Status.REVERSED, Status.PENDING_REVERSAL)
+        values.update(
+            status=existing.status if keep else status,
+            cancelled=bool(existing.cancelled) or cancelled,
+            source="result",
+            first_delivery_id=delivery_id,
+            updated_at=now,
+        )
+        connection.execute(update(transactions).where(transactions.c.key == key).values(values))
+        _bump(connection, key, delivery_count=1)
+        return "new", key
+    _bump(connection, key, delivery_count=1, conflict_count=1)
+    return "conflict", key
+
+
+def _apply_reprint(
+    connection: Connection,
+    normalised: Normalised,
+    *,
+    delivery_id: int,
+    digest: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """A reprint: count it on its sale and take the state it reports."""
+    result = normalised.result
+    key = None
+    if result.order_id:
+        key = f"{Kind.SALE}:{result.order_id}"
+    elif result.folio_number:
+        found = connection.execute(
+            select(transactions.c.key)
+            .where(
+                transactions.c.folio_number == result.folio_number,
+                transactions.c.kind == str(Kind.SALE),
+                *_same_terminal(transactions.c.terminal_id, result.terminal_id),
+            )
+            .order_by(transactions.c.id.desc())
+            .limit(1)
+        ).scalar()
+        key = found or f"{Kind.SALE}:folio:{result.terminal_id or '-'}:{result.folio_number}"
+    else:
+        key = f"{Kind.SALE}:h:{digest[:40]}"
+    status = normalised.status
+    existing = _select_tx(connection, key)
+    if existing is None:
+        row = _row_values(normalised, kind=Kind.SALE, digest=digest)
+        row.update(
+            key=key,
+            status=str(status),
+            approved=status is Status.APPROVED or status is Status.CANCELLED,
+            cancelled=status is Status.CANCELLED,
+            reprint_count=1,
+            delivery_count=1,
+            conflict_count=0,
+            source="reprint",
+            first_delivery_id=delivery_id,
+            received_at=now,
+            updated_at=now,
+        )
+        if _insert_tx(connection, row):
+            return "reprint", key
+        existing = _select_tx(connection, key)
+        assert existing is not None
+    cancelled = bool(existing.cancelled) or status is Status.CANCELLED
+    connection.execute(
+        update(transactions)
+        .where(transactions.c.key == key)
+        .values(
+            status=str(Status.CANCELLED) if cancelled else str(status),
+            cancelled=cancelled,
+            reprint_module=(result.reprint_module or existing.reprint_module),
+            updated_at=now,
+        )
+    )
+    _bump(connection, key, reprint_count=1, delivery_count=1)
+    return "reprint", key
+
+
+def _complete_pushes(
+    connection: Connection,
+    normalised: Normalised,
+    *,
+    key: str | None,
+    delivery_id: int,
+    now: datetime,
+) -> list[str]:
+    """Match a result to the pushes it answers: by our id in traceability, then by folio, then
+    by terminal and time. Returns the ids of the pushes it completed."""
+    result = normalised.result
+    kind = normalised.kind
+    push_kind = {Kind.SALE: "sale", Kind.CANCELLATION: "cancel", Kind.REPRINT: "reprint"}[kind]
+    candidates: set[str] = set()
+    if result.push_id:
+        candidates.update(
+            connection.execute(
+                select(pushes.c.id).where(
+                    pushes.c.id == result.push_id, pushes.c.state.in_(_OPEN_STATES)
+                )
+            ).scalars()
+        )
+    if result.folio_number and kind in (Kind.SALE, Kind.REPRINT):
+        # A sale whose result was lost is completed by the reprint by folio that recovers it.
+        candidates.update(
+            connection.execute(
+                select(pushes.c.id).where(
+                    pushes.c.folio_number == result.folio_number,
+                    pushes.c.kind == "sale",
+                    pushes.c.state.in_(_OPEN_STATES),
+                    *_same_terminal(pushes.c.terminal_id, result.terminal_id),
+                )
+            ).scalars()
+        )
+    if not candidates and result.order_id and kind is Kind.CANCELLATION:
+        candidates.update(
+            connection.execute(
+                select(pushes.c.id).where(
+                    pushes.c.order_id == result.order_id,
+                    pushes.c.kind == "cancel",
+                    pushes.c.state.in_(_OPEN_STATES),
+                )
+            ).scalars()
+        )
+    if not candidates and result.terminal_id:
+        latest = connection.execute(
+            select(pushes.c.id)
+            .where(
+                pushes.c.terminal_id == result.terminal_id,
+                pushes.c.kind == push_kind,
+                pushes.c.state.in_(_OPEN_STATES),
+                pushes.c.created_at >= now - MATCH_WINDOW,
+            )
+            .order_by(pushes.c.created_at.desc())
+            .limit(1)
+        ).scalar()
+        if latest is not None:
+            candidates.add(latest)
+    if not candidates:
+        return []
+    connection.execute(
+        update(pushes)
+        .where(pushes.c.id.in_(candidates), pushes.c.state.in_(_OPEN_STATES))
+        .values(
+            state="completed",
+            completed_at=now,
+            transaction_key=key,
+            result_delivery_id=delivery_id,
+            result_status=str(normalised.status),
+        )
+    )
+    if key is not None:
+        connection.execute(
+            update(transactions)
+            .where(and_(transactions.c.key == key, transactions.c.push_id.is_(None)))
+            .values(push_id=sorted(candidates)[0])
+        )
+    return sorted(candidates)
+
+
+def _finish(connection: Connection, applied: Applied, now: datetime, **columns: Any) -> Applied:
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == applied.delivery_id)
+        .values(
+            outcome=applied.outcome,
+            kind=applied.kind,
+            transaction_key=applied.transaction_key,
+            push_id=applied.push_ids[0] if applied.push_ids else None,
+            processed_at=now,
+            **columns,
+        )
+    )
+    return applied
+
+
+def process(
+    connection: Connection,
+    delivery_id: int,
+    body: bytes,
+    *,
+    now: datetime,
+    decoded: dict[str, Any] | None = None,
+    edge_error: str | None = None,
+) -> Applied:
+    """Apply one committed delivery. Call inside a transaction; never raises on bad bodies."""
+    if edge_error == "too_large":
+        return _finish(connection, Applied(delivery_id, "too_large"), now)
+    if decoded is None:
+        try:
+            decoded = decode_object(body)
+        except PayloadError as exc:
+            return _finish(connection, Applied(delivery_id, "invalid"), now, error=str(exc))
+    normalised = normalise(decoded)
+    digest = content_hash(decoded)
+    problems = (
+        msgspec.json.encode([msgspec.structs.asdict(p) for p in normalised.problems]).decode()
+        if normalised.problems
+        else None
+    )
+    applied = Applied(
+        delivery_id,
+        "pending",
+        kind=str(normalised.kind),
+        order_id=normalised.result.order_id,
+        status=str(normalised.status),
+        problems=len(normalised.problems),
+    )
+    columns: dict[str, Any] = {"content_hash": digest, "problems": problems}
+    if normalised.kind is Kind.PROBE:
+        applied.outcome = "probe"
+        return _finish(connection, applied, now, **columns)
+    if normalised.kind is Kind.UNKNOWN:
+        applied.outcome = "unrecognised"
+        return _finish(connection, applied, now, **columns)
+    earlier = connection.execute(
+        select(deliveries.c.transaction_key)
+        .where(
+            deliveries.c.content_hash == digest,
+            deliveries.c.id != delivery_id,
+            deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
+        )
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        applied.outcome = "duplicate"
+        applied.transaction_key = earlier.transaction_key
+        if earlier.transaction_key:
+            _bump(connection, earlier.transaction_key, delivery_count=1)
+        return _finish(connection, applied, now, **columns)
+    if normalised.kind is Kind.REPRINT:
+        outcome, key = _apply_reprint(
+            connection, normalised, delivery_id=delivery_id, digest=digest, now=now
+        )
+    else:
+        outcome, key = _apply_result(
+            connection, normalised, delivery_id=delivery_id, digest=digest, now=now
+        )
+    applied.outcome = outcome
+    applied.transaction_key = key
+    if outcome != "conflict":
+        applied.push_ids = _complete_pushes(
+            connection, normalised, key=key, delivery_id=delivery_id, now=now
+        )
+    return _finish(connection, applied, now, **columns)
+
+
+def process_many(
+    connection: Connection,
+    items: Iterable[tuple[int, bytes, dict[str, Any] | None, str | None]],
+    *,
+    now: datetime,
+) -> list[Applied]:
+    """Process several deliveries in one transaction, each in its own savepoint, so one that
+    fails (a bug, never a bad body) is marked ``error`` and does not hold the others back."""
+    applied: list[Applied] = []
+    for delivery_id, body, decoded, edge_error in items:
+        try:
+            with connection.begin_nested():
+                applied.append(
+                    process(
+                        connection,
+                        delivery_id,
+                        body,
+                        now=now,
+                        decoded=decoded,
+                        edge_error=edge_error,
+                    )
+                )
+        except Exception as exc:  # a bug in processing must never lose the delivery
+            applied.append(
+                _finish(
+                    connection,
+                    Applied(delivery_id, "error"),
+                    now,
+                    error=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+    return applied

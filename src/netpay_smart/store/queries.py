@@ -1,0 +1,448 @@
+"""Reads for the API, the dashboard and reports, and the registration of pushes.
+
+Everything returns plain dicts in the API's snake_case shape (DESIGN.md): amounts as decimal
+strings with two places, times as ISO 8601 with the Mexico City offset, ``raw`` as the body the
+terminal sent. Functions are synchronous; the receiver runs them on worker threads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, insert, select, text, update
+
+from ..errors import TerminalBusyError
+from ..wire import MEXICO_CITY, decode_object
+from .engine import Engines
+from .schema import deliveries, pushes, transactions
+
+__all__ = [
+    "PushRequest",
+    "TransactionFilter",
+    "daily_report",
+    "get_push",
+    "get_transaction",
+    "get_transaction_by_key",
+    "list_deliveries",
+    "list_transactions",
+    "money",
+    "register_push",
+    "update_push_state",
+]
+
+PUSH_KINDS = ("sale", "reprint", "cancel")
+
+
+def money(cents: int | None) -> str | None:
+    """Cents to the API's decimal string: 15050 -> "150.50"."""
+    return None if cents is None else f"{Decimal(cents) / 100:.2f}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(MEXICO_CITY).isoformat()
+
+
+def _body_json(body: bytes | None) -> Any:
+    if body is None:
+        return None
+    try:
+        return decode_object(body)
+    except Exception:
+        return None
+
+
+def _body_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("latin-1")
+
+
+def transaction_json(row: Any, raw: bytes | None = None) -> dict[str, Any]:
+    """One ``transactions`` row (joined with its first delivery's body) as the API shows it."""
+    return {
+        "order_id": row.order_id,
+        "terminal_id": row.terminal_id,
+        "store_id": row.store_id,
+        "folio_number": row.folio_number,
+        "kind": row.kind,
+        "status": row.status,
+        "approved": bool(row.approved),
+        "response_code": row.response_code,
+        "message": row.message,
+        "amount": money(row.amount_cents),
+        "tip_amount": money(row.tip_cents),
+        "cancelled": bool(row.cancelled),
+        "reprint_count": row.reprint_count,
+        "delivery_count": row.delivery_count,
+        "conflict_count": row.conflict_count,
+        "reprint_module": row.reprint_module,
+        "card": {
+            "brand": row.card_brand,
+            "type": row.card_type,
+            "last4": row.card_last4,
+            "bank": row.bank_name,
+        },
+        "auth_code": row.auth_code,
+        "msi": row.msi,
+        "transaction_id": row.transaction_id,
+        "transaction_at": _iso(row.transaction_at),
+        "business_date": row.business_date,
+        "received_at": _iso(row.received_at),
+        "updated_at": _iso(row.updated_at),
+        "traceability": msgspec.json.decode(row.traceability) if row.traceability else {},
+        "push_id": row.push_id,
+        "source": row.source,
+        "key": row.key,
+        "raw": _body_json(raw),
+    }
+
+
+def _with_raw() -> Any:
+    return select(transactions, deliveries.c.body.label("raw_body")).join(
+        deliveries, deliveries.c.id == transactions.c.first_delivery_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    """Filters of ``GET /api/transactions``; ``None`` means "any"."""
+
+    store_id: str | None = None
+    terminal_id: str | None = None
+    date: date | None = None
+    status: str | None = None
+    folio: str | None = None
+    kind: str | None = None
+    order_id: str | None = None
+
+    def conditions(self) -> list[Any]:
+        c = transactions.c
+        pairs = [
+            (c.store_id, self.store_id),
+            (c.terminal_id, self.terminal_id),
+            (c.business_date, self.date.isoformat() if self.date else None),
+            (c.status, self.status),
+            (c.folio_number, self.folio),
+            (c.kind, self.kind),
+            (c.order_id, self.order_id),
+        ]
+        return [column == value for column, value in pairs if value is not None]
+
+
+def list_transactions(
+    engines: Engines,
+    filters: TransactionFilter,
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """Newest first, keyset paging: pass the returned ``next_cursor`` as ``before_id``."""
+    query = _with_raw().where(*filters.conditions())
+    if before_id is not None:
+        query = query.where(transactions.c.id < before_id)
+    query = query.order_by(transactions.c.id.desc()).limit(limit + 1)
+    with engines.read.connect() as connection:
+        rows = list(connection.execute(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [transaction_json(row, row.raw_body) for row in rows],
+        "next_cursor": rows[-1].id if more and rows else None,
+    }
+
+
+def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
+    """The sale with this order id (with its cancellation, if any), else the cancellation."""
+    with engines.read.connect() as connection:
+        rows = {
+            row.kind: row
+            for row in connection.execute(_with_raw().where(transactions.c.order_id == order_id))
+        }
+        if not rows:
+            return None
+        main = rows.get("sale") or next(iter(rows.values()))
+        found = transaction_json(main, main.raw_body)
+        cancellation = rows.get("cancellation")
+        if cancellation is not None and main is not cancellation:
+            found["cancellation"] = transaction_json(cancellation, cancellation.raw_body)
+        found["deliveries"] = [
+            _delivery_json(row, with_body=False)
+            for row in connection.execute(
+                select(deliveries)
+                .where(deliveries.c.transaction_key.in_([row.key for row in rows.values()]))
+                .order_by(deliveries.c.id)
+            )
+        ]
+        return found
+
+
+def get_transaction_by_key(engines: Engines, key: str) -> dict[str, Any] | None:
+    with engines.read.connect() as connection:
+        row = connection.execute(_with_raw().where(transactions.c.key == key)).first()
+    return None if row is None else transaction_json(row, row.raw_body)
+
+
+def _delivery_json(row: Any, *, with_body: bool = True) -> dict[str, Any]:
+    found = {
+        "id": row.id,
+        "received_at": _iso(row.received_at),
+        "remote": row.remote,
+        "size": row.size,
+        "truncated": bool(row.truncated),
+        "outcome": row.outcome,
+        "kind": row.kind,
+        "error": row.error,
+        "problems": msgspec.json.decode(row.problems) if row.problems else [],
+        "transaction_key": row.transaction_key,
+        "push_id": row.push_id,
+        "processed_at": _iso(row.processed_at),
+    }
+    if with_body:
+        found["body"] = _body_text(row.body)
+    return found
+
+
+def list_deliveries(
+    engines: Engines,
+    *,
+    outcome: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """Every body received, newest first, duplicates and bad bodies included."""
+    query = select(deliveries)
+    if outcome is not None:
+        query = query.where(deliveries.c.outcome == outcome)
+    if kind is not None:
+        query = query.where(deliveries.c.kind == kind)
+    if before_id is not None:
+        query = query.where(deliveries.c.id < before_id)
+    with engines.read.connect() as connection:
+        rows = list(connection.execute(query.order_by(deliveries.c.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [_delivery_json(row) for row in rows],
+        "next_cursor": rows[-1].id if more and rows else None,
+    }
+
+
+# -- pushes -----------------------------------------------------------------------------------
+
+
+class PushRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``POST /api/pushes``: what the SDK is about to push."""
+
+    kind: str
+    terminal_id: str
+    id: str | None = None
+    store_id: str | None = None
+    amount: Decimal | None = None
+    folio_number: str | None = None
+    order_id: str | None = None
+    traceability: dict[str, Any] = msgspec.field(default_factory=dict)
+    ttl_seconds: float = 120.0
+    exclusive: bool = True
+
+
+def _push_json(row: Any, now: datetime) -> dict[str, Any]:
+    state = row.state
+    if state in ("registered", "sent") and row.expires_at <= now:
+        state = "expired"
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "terminal_id": row.terminal_id,
+        "store_id": row.store_id,
+        "amount": money(row.amount_cents),
+        "folio_number": row.folio_number,
+        "order_id": row.order_id,
+        "traceability": msgspec.json.decode(row.traceability) if row.traceability else {},
+        "state": state,
+        "created_at": _iso(row.created_at),
+        "expires_at": _iso(row.expires_at),
+        "completed_at": _iso(row.completed_at),
+        "result_status": row.result_status,
+        "transaction_key": row.transaction_key,
+    }
+
+
+def register_push(engines: Engines, request: PushRequest, *, now: datetime) -> dict[str, Any]:
+    """Record a push before it is sent. With ``exclusive`` (the default) a terminal takes one
+    push at a time: another open, unexpired push on it raises :class:`TerminalBusyError`."""
+    if request.kind not in PUSH_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(PUSH_KINDS)}")
+    if not request.terminal_id.strip():
+        raise ValueError("terminal_id is required")
+    if not 1 <= request.ttl_seconds <= 3600:
+        raise ValueError("ttl_seconds must be between 1 and 3600")
+    if request.amount is not None and (
+        request.amount <= 0 or request.amount != request.amount.quantize(Decimal("0.01"))
+    ):
+        raise ValueError("amount must be positive with at most two decimals")
+    push_id = request.id or uuid.uuid4().hex
+    with engines.write.begin() as connection:
+        if engines.dialect == "postgresql":
+            # Serialise registrations per terminal across replicas.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": request.terminal_id}
+            )
+        existing = connection.execute(select(pushes).where(pushes.c.id == push_id)).first()
+        if existing is not None:
+            return _push_json(existing, now)  # registering twice is harmless
+        if request.exclusive:
+            busy = connection.execute(
+                select(pushes.c.id).where(
+                    pushes.c.terminal_id == request.terminal_id,
+                    pushes.c.state.in_(("registered", "sent")),
+                    pushes.c.expires_at > now,
+                )
+            ).first()
+            if busy is not None:
+                raise TerminalBusyError(
+                    f"terminal {request.terminal_id} is busy with push {busy.id}",
+                    code="terminal_busy",
+                    description=busy.id,
+                )
+        connection.execute(
+            insert(pushes).values(
+                id=push_id,
+                kind=request.kind,
+                terminal_id=request.terminal_id,
+                store_id=request.store_id,
+                amount_cents=None if request.amount is None else int(request.amount * 100),
+                folio_number=request.folio_number,
+                order_id=request.order_id,
+                traceability=msgspec.json.encode(request.traceability).decode(),
+                state="registered",
+                created_at=now,
+                expires_at=now + timedelta(seconds=request.ttl_seconds),
+            )
+        )
+        row = connection.execute(select(pushes).where(pushes.c.id == push_id)).one()
+    return _push_json(row, now)
+
+
+def update_push_state(engines: Engines, push_id: str, state: str, *, now: datetime) -> bool:
+    """Mark a push ``sent`` or ``failed`` (the gateway refused it: the terminal is free)."""
+    if state not in ("sent", "failed", "abandoned"):
+        raise ValueError("state must be sent, failed or abandoned")
+    with engines.write.begin() as connection:
+        result = connection.execute(
+            update(pushes)
+            .where(pushes.c.id == push_id, pushes.c.state.in_(("registered", "sent")))
+            .values(state=state)
+        )
+        return bool(result.rowcount)
+
+
+def get_push(engines: Engines, push_id: str, *, now: datetime) -> dict[str, Any] | None:
+    """The push and, once a result completed it, that result's transaction."""
+    with engines.read.connect() as connection:
+        row = connection.execute(select(pushes).where(pushes.c.id == push_id)).first()
+        if row is None:
+            return None
+        found = _push_json(row, now)
+        found["result"] = None
+        if row.result_delivery_id is not None:
+            delivery = connection.execute(
+                select(deliveries).where(deliveries.c.id == row.result_delivery_id)
+            ).first()
+            tx = None
+            if row.transaction_key:
+                tx = connection.execute(
+                    _with_raw().where(transactions.c.key == row.transaction_key)
+                ).first()
+            found["result"] = {
+                "delivery_id": row.result_delivery_id,
+                "status": row.result_status,
+                "kind": delivery.kind if delivery is not None else None,
+                "body": _body_json(delivery.body) if delivery is not None else None,
+                "transaction": transaction_json(tx, tx.raw_body) if tx is not None else None,
+            }
+        return found
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+def daily_report(engines: Engines, day: date) -> dict[str, Any]:
+    """Totals of one business day (America/Mexico_City), per store and per terminal.
+
+    Sales only: a reprint is never a row of its own, so it never counts twice; a cancelled
+    sale counts under ``cancelled``, not ``approved``; ``net`` is what stays charged (the
+    approved sales that were not cancelled or reversed).
+    """
+    c = transactions.c
+    sales = and_(c.business_date == day.isoformat(), c.kind == "sale")
+    groups: dict[str, Any] = {}
+
+    def totals(group_by: Any) -> list[dict[str, Any]]:
+        query = (
+            select(
+                group_by.label("id"),
+                c.status,
+                func.count().label("n"),
+                func.coalesce(func.sum(c.amount_cents), 0).label("cents"),
+                func.coalesce(func.sum(c.tip_cents), 0).label("tips"),
+            )
+            .where(sales)
+            .group_by(group_by, c.status)
+        )
+        buckets: dict[Any, dict[str, Any]] = {}
+        with engines.read.connect() as connection:
+            for row in connection.execute(query):
+                bucket = buckets.setdefault(row.id, _empty_bucket(row.id))
+                _add(bucket, row.status, row.n, row.cents, row.tips)
+        return [_finish_bucket(b) for _, b in sorted(buckets.items(), key=lambda kv: str(kv[0]))]
+
+    groups["by_store"] = totals(c.store_id)
+    groups["by_terminal"] = totals(c.terminal_id)
+    overall = _empty_bucket(None)
+    for bucket in groups["by_store"]:
+        for name in ("approved", "cancelled", "declined", "reversed", "other"):
+            overall[name]["count"] += bucket[name]["count"]
+            overall[name]["cents"] += bucket[name]["cents"]
+        overall["tips_cents"] += bucket["tips_cents"]
+    return {"date": day.isoformat(), "totals": _finish_bucket(overall), **groups}
+
+
+def _empty_bucket(key: Any) -> dict[str, Any]:
+    bucket: dict[str, Any] = {"id": key, "tips_cents": 0}
+    for name in ("approved", "cancelled", "declined", "reversed", "other"):
+        bucket[name] = {"count": 0, "cents": 0}
+    return bucket
+
+
+_STATUS_BUCKET = {
+    "approved": "approved",
+    "cancelled": "cancelled",
+    "declined": "declined",
+    "user_cancelled": "declined",
+    "reversed": "reversed",
+    "pending_reversal": "reversed",
+}
+
+
+def _add(bucket: dict[str, Any], status: str, count: int, cents: int, tips: int) -> None:
+    name = _STATUS_BUCKET.get(status, "other")
+    bucket[name]["count"] += count
+    bucket[name]["cents"] += cents
+    if name == "approved":
+        bucket["tips_cents"] += tips
+
+
+def _finish_bucket(bucket: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": bucket["id"]} if bucket["id"] is not None else {}
+    for name in ("approved", "cancelled", "declined", "reversed", "other"):
+        out[name] = {"count": bucket[name]["count"], "amount": money(bucket[name]["cents"])}
+    out["tips"] = money(bucket["tips_cents"])
+    out["net"] = money(bucket["approved"]["cents"])
+    return out

@@ -1,0 +1,162 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic's migrations create exactly these.
+
+- ``deliveries``: append-only, every body a terminal posted, byte for byte (card numbers
+  scrubbed), with what processing made of it.
+- ``transactions``: one row per sale or cancellation, whatever how many times it was delivered
+  or reprinted. ``key`` is the idempotency key.
+- ``pushes``: what the SDK registered before pushing, and the result that completed it.
+
+Money is stored in integer cents; timestamps in UTC and returned aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = ["UTCDateTime", "deliveries", "metadata", "pushes", "transactions"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC (SQLite has no time zones, PostgreSQL gets timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: netpay-smart stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("remote", String(100)),
+    Column("body", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("truncated", Boolean, nullable=False, default=False),
+    # sha256 of the body's canonical JSON (sorted keys): equal bodies are re-deliveries.
+    Column("content_hash", String(64)),
+    # pending until processed; then: new, duplicate, conflict, reprint, probe, invalid,
+    # unrecognised, too_large, error
+    Column("outcome", String(20), nullable=False, default="pending"),
+    Column("kind", String(20)),
+    Column("error", Text),
+    Column("problems", Text),  # JSON list of normaliser problems
+    Column("transaction_key", String(120)),
+    Column("push_id", String(64)),
+    Column("processed_at", UTCDateTime),
+    Index(None, "content_hash"),
+    Index(None, "outcome"),
+    Index(None, "transaction_key"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("key", String(120), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # sale | cancellation
+    Column("order_id", String(64)),
+    Column("terminal_id", String(40)),
+    Column("store_id", String(40)),
+    Column("folio_number", String(250)),
+    Column("status", String(20), nullable=False),
+    Column("approved", Boolean, nullable=False),
+    Column("response_code", String(10)),
+    Column("message", String(250)),
+    Column("amount_cents", BigInteger),
+    Column("tip_cents", BigInteger),
+    Column("cancelled", Boolean, nullable=False, default=False),
+    Column("reprint_count", Integer, nullable=False, default=0),
+    Column("delivery_count", Integer, nullable=False, default=1),
+    Column("conflict_count", Integer, nullable=False, default=0),
+    Column("reprint_module", String(5)),
+    Column("card_brand", String(60)),
+    Column("card_type", String(20)),
+    Column("card_last4", String(8)),
+    Column("bank_name", String(250)),
+    Column("auth_code", String(20)),
+    Column("msi", String(20)),
+    Column("transaction_id", String(64)),
+    Column("transaction_at", UTCDateTime),
+    Column("business_date", String(10)),  # YYYY-MM-DD in America/Mexico_City
+    Column("traceability", Text),  # JSON
+    Column("push_id", String(64)),
+    Column("source", String(20), nullable=False),  # result | reprint (row built from a reprint)
+    Column("content_hash", String(64), nullable=False),
+    Column(
+        "first_delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("deliveries.id"),
+        nullable=False,
+    ),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "order_id"),
+    Index(None, "folio_number"),
+    Index(None, "terminal_id", "business_date"),
+    Index(None, "store_id", "business_date"),
+    Index(None, "business_date", "status"),
+)
+
+pushes = Table(
+    "pushes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),  # sale | reprint | cancel
+    Column("terminal_id", String(40), nullable=False),
+    Column("store_id", String(40)),
+    Column("amount_cents", BigInteger),
+    Column("folio_number", String(250)),
+    Column("order_id", String(64)),
+    Column("traceability", Text),
+    # registered -> sent -> completed; or failed (push refused) / expired (no result in time)
+    Column("state", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Column("transaction_key", String(120)),
+    Column("result_delivery_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("result_status", String(20)),
+    Index(None, "terminal_id", "state"),
+    Index(None, "folio_number"),
+)

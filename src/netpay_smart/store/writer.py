@@ -1,0 +1,179 @@
+"""The single writer: group commit of deliveries, then processing, on one thread.
+
+Every webhook request hands its body to :meth:`Writer.write` and awaits the commit. The thread
+takes whatever has queued up (up to ``batch_max``), inserts it in one transaction, commits
+(one fsync for the whole batch), wakes the waiting requests so they can answer "Recibido", and
+only then processes the batch. Under load, batches grow and throughput follows; when idle,
+a lone body is committed at once.
+
+One thread owns the write connection, so SQLite never sees two writers from this process and
+the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from .engine import Engines
+from .ingest import Applied, Incoming, insert_deliveries, pending_deliveries, process_many
+
+__all__ = ["StoreUnavailableError", "Writer"]
+
+log = logging.getLogger("netpay_smart.store")
+
+
+class StoreUnavailableError(Exception):
+    """The database refused the write; the body was *not* stored and must not be acked."""
+
+
+@dataclass(slots=True)
+class _Job:
+    item: Incoming
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[int]
+    delivery_id: int | None = field(default=None)
+
+
+def _settle(future: asyncio.Future[int], value: int | BaseException) -> None:
+    if future.done():  # the request went away (client disconnected); the row is stored anyway
+        return
+    if isinstance(value, BaseException):
+        future.set_exception(value)
+    else:
+        future.set_result(value)
+
+
+_STOP = object()
+
+
+class Writer:
+    """Group-commit writer thread. ``on_applied`` is called (on the thread) after processing."""
+
+    def __init__(
+        self,
+        engines: Engines,
+        *,
+        on_applied: Callable[[list[Applied]], None] | None = None,
+        batch_max: int = 256,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._engines = engines
+        self._on_applied = on_applied
+        self._batch_max = batch_max
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.committed = 0
+
+    def start(self) -> None:
+        """Recover deliveries a crash left unprocessed, then start taking writes."""
+        self._recover()
+        self._thread = threading.Thread(target=self._run, name="netpay-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then stop."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    async def write(self, item: Incoming) -> int:
+        """Store ``item`` durably; returns its delivery id once the commit is on disk."""
+        if self._thread is None:
+            raise StoreUnavailableError("the writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put(_Job(item, loop, future))
+        return await asyncio.shield(future)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        while True:
+            with self._engines.write.begin() as connection:
+                pending = pending_deliveries(connection)
+                if not pending:
+                    return
+                log.warning("processing %d deliveries left pending by a restart", len(pending))
+                applied = process_many(connection, pending, now=self._clock())
+            self._notify(applied)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            jobs: list[_Job] = [first]
+            while len(jobs) < self._batch_max:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            with self._engines.write.begin() as connection:
+                ids = insert_deliveries(connection, [job.item for job in jobs])
+        except Exception as exc:
+            log.error("could not store %d deliveries: %s", len(jobs), exc)
+            error = StoreUnavailableError(str(exc))
+            for job in jobs:
+                job.loop.call_soon_threadsafe(_settle, job.future, error)
+            return
+        self.batches += 1
+        self.committed += len(jobs)
+        for job, delivery_id in zip(jobs, ids, strict=True):
+            job.delivery_id = delivery_id
+            job.loop.call_soon_threadsafe(_settle, job.future, delivery_id)
+        try:
+            with self._engines.write.begin() as connection:
+                applied = process_many(
+                    connection,
+                    [
+                        (job.delivery_id, job.item.body, job.item.decoded, job.item.error)
+                        for job in jobs
+                        if job.delivery_id is not None
+                    ],
+                    now=self._clock(),
+                )
+                if self._engines.dialect == "postgresql" and applied:
+                    connection.execute(
+                        text("SELECT pg_notify('netpay_smart', :payload)"),
+                        {"payload": _notify_payload(applied)},
+                    )
+        except Exception:
+            # Stored and acknowledged; processing is retried at the next start.
+            log.exception("processing failed; deliveries stay pending")
+            return
+        self._notify(applied)
+
+    def _notify(self, applied: list[Applied]) -> None:
+        if self._on_applied is not None and applied:
+            try:
+                self._on_applied(applied)
+            except Exception:
+                log.exception("on_applied callback failed")
+
+
+def _notify_payload(applied: list[Applied]) -> str:
+    """NOTIFY payloads must stay under 8000 bytes: ids only, and an empty list if too many."""
+    ids = ",".join(str(a.delivery_id) for a in applied)
+    return ids if len(ids) < 7000 else ""
