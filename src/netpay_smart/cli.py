@@ -96,6 +96,60 @@ def serve(
     )
 
 
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (NetPay's sandbox: 3334).")] = 3334,
+    config: Annotated[
+        str | None, typer.Option("--config", help="TOML file with terminals and credentials.")
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Response URL every terminal posts its results to (sends the probe)."),
+    ] = None,
+    token_ttl: Annotated[
+        int | None, typer.Option(help="Token lifetime in seconds (NetPay: 43199).")
+    ] = None,
+    manual_clock: Annotated[
+        bool, typer.Option(help="Time moves only through POST /sandbox/clock (for tests).")
+    ] = False,
+) -> None:
+    """Pasarela NetPay y terminales virtuales / Offline NetPay gateway and virtual terminals."""
+    import uvicorn
+
+    from .sandbox import ManualClock, SandboxConfig, create_sandbox_app
+
+    try:
+        settings = SandboxConfig.load(config, token_ttl=token_ttl)
+    except NetPayError as exc:
+        raise _fail(exc) from exc
+    application = create_sandbox_app(
+        settings, clock=ManualClock() if manual_clock else None, webhook_url=webhook_url
+    )
+    base = f"http://{host}:{port}"
+    terminals = ", ".join(
+        f"{t.serial} (store {t.store_id}{', Smart Accounts' if t.smart_accounts else ''})"
+        for t in settings.terminals
+    )
+    console.print(
+        Panel(
+            "\n".join(
+                [
+                    f"Base URL: {base}   (también / also {base}/gateway)",
+                    f"Basic: {settings.client_id}:{settings.client_secret}   "
+                    f"usuario / user: {', '.join(settings.users)}",
+                    f"Terminales / Terminals: {terminals}",
+                    f"Respuestas a / Results to: {webhook_url or '(sin URL / none yet)'}",
+                    f"Control: {base}/sandbox/terminals",
+                ]
+            ),
+            title="netpay-smart sandbox",
+            expand=False,
+        )
+    )
+    uvicorn.run(application, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
+
+
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseOption = None) -> None:
     """Aplica las migraciones / Apply the migrations."""
