@@ -47,7 +47,7 @@ class PayloadError(NetPayError):
     """A body could not be read as a JSON object.
 
     ``reason`` is a short machine-readable tag (``not_json``, ``not_object``, ``empty``,
-    ``not_text``); the message explains it to a person.
+    ``too_deep``, ``unexpected_shape``); the message explains it to a person.
     """
 
     def __init__(self, reason: str, message: str) -> None:

@@ -33,6 +33,7 @@ from .errors import PayloadError
 
 __all__ = [
     "ACK_BODY",
+    "DOCUMENTED_FIELDS",
     "MEXICO_CITY",
     "TRACE_KEY",
     "CancelRequest",
@@ -88,6 +89,10 @@ class Token(msgspec.Struct, frozen=True):
 
     def __repr__(self) -> str:  # never show a credential
         return f"Token(expires_in={self.expires_in}, jti={self.jti!r})"
+
+    def __rich_repr__(self) -> Any:  # rich tracebacks and pretty-printing: same rule
+        yield "expires_in", self.expires_in
+        yield "jti", self.jti
 
 
 class OAuthError(msgspec.Struct, frozen=True):
@@ -209,7 +214,10 @@ _push_encoder = msgspec.json.Encoder(decimal_format="number")
 def encode_push(request: SaleRequest | ReprintRequest | CancelRequest) -> bytes:
     """Serialise a push; a sale's amount always goes out as a number with two decimals."""
     if isinstance(request, SaleRequest):
-        request = msgspec.structs.replace(request, amount=request.amount.quantize(_CENT))
+        amount = request.amount.quantize(_CENT)
+        if amount != request.amount:
+            raise ValueError(f"amount {request.amount} has more than two decimals")
+        request = msgspec.structs.replace(request, amount=amount)
     return _push_encoder.encode(request)
 
 
@@ -336,7 +344,10 @@ def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None if value is None else ("true" if value else "false")
     if isinstance(value, int | float | Decimal):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # an int past Python's 4300-digit conversion limit
+            raise TypeError("a number too long to read") from None
     if isinstance(value, str):
         text = value.strip()
         return None if text in ("", "null", "NULL") else text
@@ -359,12 +370,21 @@ def parse_money(value: Any) -> _Parsed:
     number, problem = _parse_decimal(value)
     if number is None:
         return None, problem
-    if abs(number) >= _MONEY_LIMIT:
-        return None, f"{number} does not fit NUMBER(15,2)"
+    # adjusted() is the exponent: it never overflows, where abs() or quantize() might.
+    if number.adjusted() >= 13:
+        return None, f"{_text_of(number)} does not fit NUMBER(15,2)"
     rounded = number.quantize(_CENT, rounding=ROUND_HALF_UP)
+    if abs(rounded) >= _MONEY_LIMIT:
+        return None, f"{rounded} does not fit NUMBER(15,2)"
     if rounded != number:
         return rounded, f"{number} has more than two decimals, rounded to {rounded}"
     return rounded, None
+
+
+def _text_of(number: Decimal) -> str:
+    """A short text for a number that may be huge, for problem messages."""
+    text = str(number)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _parse_decimal(value: Any) -> _Parsed:
@@ -377,6 +397,8 @@ def _parse_decimal(value: Any) -> _Parsed:
     if value is True or value is False:
         return None, f"expected a number, got {text}"
     try:
+        if "_" in text:  # Decimal("1_0") is 10; no terminal writes numbers that way
+            raise InvalidOperation
         number = Decimal(text)
     except InvalidOperation:
         return None, f"{text[:40]!r} is not a number"
@@ -398,7 +420,14 @@ def _parse_bool(value: Any) -> _Parsed:
             return False, None
         if text in ("", "null"):
             return None, None
-    return None, f"{str(value)[:40]!r} is not a boolean"
+    return None, f"{_short(value)} is not a boolean"
+
+
+def _short(value: Any) -> str:
+    try:
+        return repr(str(value)[:40])
+    except ValueError:
+        return type(value).__name__
 
 
 def _parse_object(value: Any) -> _Parsed:
@@ -411,11 +440,11 @@ def _parse_object(value: Any) -> _Parsed:
             return {}, None
         try:
             decoded = msgspec.json.decode(value)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeError):
             decoded = None
         if isinstance(decoded, dict):
             return decoded, "object sent as a JSON string"
-    return {}, f"expected an object, got {type(value).__name__}"
+    return None, f"expected an object, got {type(value).__name__}"
 
 
 _TRANS_DATE = re.compile(
@@ -454,13 +483,15 @@ def parse_trans_date(value: Any) -> _Parsed:
     note = None
     if suffix:
         suffix = suffix.strip()
-        if suffix.isdigit():
+        if suffix.isascii() and suffix.isdigit():
             micro = int((suffix + "000000")[:6])
         elif suffix.upper() in _ZONE_ABBREVIATIONS:
             zone = _ZONE_ABBREVIATIONS[suffix.upper()]
         elif offset := _GMT_OFFSET.match(suffix.upper()):
             sign, hours, minutes = offset.groups()
             delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+            if delta >= timedelta(hours=24):
+                return None, f"{text[:40]!r} has an impossible zone offset"
             zone = timezone(-delta if sign == "-" else delta)
         else:
             note = f"unknown zone {suffix[:20]!r}, read as America/Mexico_City"
@@ -558,7 +589,8 @@ _FIELDS: Final[dict[str, _Field]] = {
     "storeId": ("store_id", _parse_str, None),
 }
 
-#: The 38 fields of NetPay's documented data model (seeds/001, seeds/002).
+#: The fields of NetPay's documented data model: seeds/001's JSON model (40 names; seeds/002's
+#: table lists 38 of them).
 DOCUMENTED_FIELDS: Final = frozenset(_FIELDS) - {"bin", "isRePrint", "transactionId", "storeId"}
 
 _PROBE_DOCUMENTED: Final = frozenset(
@@ -641,10 +673,10 @@ def normalise(body: Mapping[str, Any]) -> Normalised:
             problems.append(
                 Problem(name, "coerced" if parsed is not None else "unreadable", problem)
             )
-        if limit is not None and isinstance(value, str) and len(value.encode()) > limit:
-            problems.append(
-                Problem(name, "too_long", f"{len(value.encode())} bytes, the limit is {limit}")
-            )
+        if limit is not None and isinstance(value, str):
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                problems.append(Problem(name, "too_long", f"{size} bytes, the limit is {limit}"))
         if parsed is not None:
             values[attribute] = parsed
     result = TerminalResult(**values, extra=extra)
@@ -666,7 +698,8 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
 
     Accepts a UTF-8 byte-order mark and, failing UTF-8, Latin-1 (older terminals).
     """
-    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw.removeprefix(_BOM)
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    data = data.removeprefix(_BOM)
     if not data.strip():
         raise PayloadError("empty", "the body is empty; a JSON object was expected")
     try:

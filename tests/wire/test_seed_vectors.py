@@ -130,11 +130,9 @@ def test_documented_body_has_no_problems(name: str, body: bytes, expected: Expec
 
 
 def test_no_documented_body_breaks_the_seed002_length_table() -> None:
-    """Checked independently of the code: no documented string exceeds its VARCHAR2 length.
-
-    The only mismatch with the table is ``isQps``, typed VARCHAR2(1) but always sent as the
-    number 0 / 0.0 (seed 001 calls it a decimal); the normaliser reads it as a number.
-    """
+    """Read from the table, not the code: no documented string exceeds its VARCHAR2 length."""
+    # The only mismatch with the table is isQps, typed VARCHAR2(1) but always sent as the
+    # number 0 / 0.0 (seed 001 calls it a decimal); the normaliser reads it as a number.
     limits = {
         field: int(m.group(1))
         for field, kind in _table_limits().items()
@@ -197,10 +195,8 @@ def test_unknown_fields_change_no_classification(
 
 
 def test_documented_probe_with_an_unknown_key_is_unknown() -> None:
-    """The documented probe shape is a closed key set: one more key makes the body unknown.
-
-    (Unlike the list-of-pays shape, which is recognised by its own keys whatever else comes.)
-    """
+    """The documented probe shape is a closed key set: one more key makes the body unknown."""
+    # Unlike the list-of-pays shape, which is recognised by its own keys whatever else comes.
     n = normalise({**json.loads(v.SEED001_PROBE), **ADDED})
     assert (n.kind, n.status, n.probe_shape) == (Kind.UNKNOWN, Status.NONE, None)
     assert [p.code for p in n.problems] == ["not_a_result"]
