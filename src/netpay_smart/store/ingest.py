@@ -129,41 +129,63 @@ def _cents(amount: Decimal | None) -> int | None:
     return None if amount is None else int(amount * 100)
 
 
+def _key(*parts: str) -> str:
+    """An idempotency key that fits its column (120 characters), however long the parts."""
+    key = ":".join(parts)
+    if len(key) <= 120:
+        return key
+    return f"{parts[0]}:h:{hashlib.sha256(key.encode()).hexdigest()[:64]}"
+
+
 def _tx_key(kind: Kind, normalised: Normalised, digest: str) -> str:
+    """``kind:orderId`` for an approved result; a declined one (a refused cancellation, say)
+    is keyed by its content, so a later approved result for the same order is not a conflict.
+    """
     order_id = normalised.result.order_id
-    return f"{kind}:{order_id}" if order_id else f"{kind}:h:{digest[:40]}"
+    if order_id and normalised.approved:
+        return _key(str(kind), order_id)
+    return _key(str(kind), "h", digest[:40])
 
 
-def _business_date(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(MEXICO_CITY).date().isoformat()
+def _cut(value: str | None, length: int) -> str | None:
+    """Text cut to its column's length (PostgreSQL refuses longer; the raw body keeps all)."""
+    return None if value is None else value[:length] or None
 
 
-def _row_values(normalised: Normalised, *, kind: Kind, digest: str) -> dict[str, Any]:
-    """Columns of ``transactions`` that come straight from one result."""
+def _business_date(moment: datetime) -> str:
+    return moment.astimezone(MEXICO_CITY).date().isoformat()
+
+
+def _row_values(
+    normalised: Normalised, *, kind: Kind, digest: str, now: datetime
+) -> dict[str, Any]:
+    """Columns of ``transactions`` that come straight from one result. A result without a
+    date (declines, ``02``) belongs to the day it was received."""
     result = normalised.result
+    store = result.store_id or result.traceability.get("storeId")
     return {
         "kind": str(kind),
-        "order_id": result.order_id,
-        "terminal_id": result.terminal_id,
-        "store_id": result.store_id or (result.traceability.get("storeId") or None),
-        "folio_number": result.folio_number,
+        "order_id": _cut(result.order_id, 64),
+        "terminal_id": _cut(result.terminal_id, 40),
+        "store_id": _cut(None if store is None else str(store), 40),
+        "folio_number": _cut(result.folio_number, 250),
         "approved": normalised.approved,
-        "response_code": result.response_code,
-        "message": (result.message or "")[:250] or None,
+        "response_code": _cut(result.response_code, 10),
+        "message": _cut(result.message, 250),
         "amount_cents": _cents(result.amount),
         "tip_cents": _cents(result.tip_amount),
-        "reprint_module": (result.reprint_module or "")[:5] or None,
-        "card_brand": (result.card_type_name or "")[:60] or None,
-        "card_type": result.card_type,
+        "reprint_module": _cut(result.reprint_module, 5),
+        "card_brand": _cut(result.card_type_name, 60),
+        "card_type": _cut(result.card_type, 20),
         "card_last4": (result.card_last4 or "")[-4:] or None,
-        "bank_name": result.bank_name,
-        "auth_code": (result.auth_code or "")[:20] or None,
-        "msi": result.promotion if result.promotion not in (None, "0", "00") else None,
-        "transaction_id": result.transaction_id,
+        "bank_name": _cut(result.bank_name, 250),
+        "auth_code": _cut(result.auth_code, 20),
+        "msi": _cut(result.promotion, 20) if result.promotion not in (None, "0", "00") else None,
+        "transaction_id": _cut(result.transaction_id, 64),
         "transaction_at": result.transaction_at,
-        "business_date": _business_date(result.transaction_at),
+        "business_date": _business_date(result.transaction_at or now),
         "traceability": msgspec.json.encode(result.traceability).decode(),
-        "push_id": result.push_id,
+        "push_id": _cut(result.push_id, 64),
         "content_hash": digest,
     }
 
@@ -200,7 +222,7 @@ def _bump(connection: Connection, key: str, **counters: int) -> None:
 def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -> None:
     connection.execute(
         update(transactions)
-        .where(transactions.c.key == f"{Kind.SALE}:{order_id}")
+        .where(transactions.c.key == _key(str(Kind.SALE), order_id))
         .values(cancelled=True, status=str(Status.CANCELLED), updated_at=now)
     )
 
@@ -210,7 +232,7 @@ def _cancellation_approved(connection: Connection, order_id: str) -> bool:
         connection.execute(
             select(
                 exists().where(
-                    transactions.c.key == f"{Kind.CANCELLATION}:{order_id}",
+                    transactions.c.key == _key(str(Kind.CANCELLATION), order_id),
                     transactions.c.approved.is_(True),
                 )
             )
@@ -230,7 +252,7 @@ def _apply_result(
     kind = normalised.kind
     result = normalised.result
     key = _tx_key(kind, normalised, digest)
-    values = _row_values(normalised, kind=kind, digest=digest)
+    values = _row_values(normalised, kind=kind, digest=digest, now=now)
     status = str(normalised.status)
     cancelled = False
     if (
@@ -305,7 +327,7 @@ def _apply_reprint(
     result = normalised.result
     key = None
     if result.order_id:
-        key = f"{Kind.SALE}:{result.order_id}"
+        key = _key(str(Kind.SALE), result.order_id)
     elif result.folio_number:
         found = connection.execute(
             select(transactions.c.key)
@@ -317,13 +339,15 @@ def _apply_reprint(
             .order_by(transactions.c.id.desc())
             .limit(1)
         ).scalar()
-        key = found or f"{Kind.SALE}:folio:{result.terminal_id or '-'}:{result.folio_number}"
+        key = found or _key(str(Kind.SALE), "folio", result.terminal_id or "-", result.folio_number)
     else:
-        key = f"{Kind.SALE}:h:{digest[:40]}"
+        key = _key(str(Kind.SALE), "h", digest[:40])
     status = normalised.status
+    if result.order_id and _cancellation_approved(connection, result.order_id):
+        status = Status.CANCELLED  # the cancellation arrived before anything of its sale
     existing = _select_tx(connection, key)
     if existing is None:
-        row = _row_values(normalised, kind=Kind.SALE, digest=digest)
+        row = _row_values(normalised, kind=Kind.SALE, digest=digest, now=now)
         row.update(
             key=key,
             status=str(status),
@@ -431,7 +455,9 @@ def _complete_pushes(
         connection.execute(
             update(transactions)
             .where(and_(transactions.c.key == key, transactions.c.push_id.is_(None)))
-            .values(push_id=sorted(candidates)[0])
+            .values(
+                push_id=result.push_id if result.push_id in candidates else sorted(candidates)[0]
+            )
         )
     return sorted(candidates)
 

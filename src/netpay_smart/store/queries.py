@@ -160,9 +160,14 @@ def list_transactions(
 def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
     """The sale with this order id (with its cancellation, if any), else the cancellation."""
     with engines.read.connect() as connection:
+        # One row per kind; an approved row wins over a declined one (a refused cancellation).
         rows = {
             row.kind: row
-            for row in connection.execute(_with_raw().where(transactions.c.order_id == order_id))
+            for row in connection.execute(
+                _with_raw()
+                .where(transactions.c.order_id == order_id)
+                .order_by(transactions.c.approved, transactions.c.id)
+            )
         }
         if not rows:
             return None
@@ -281,6 +286,15 @@ def register_push(engines: Engines, request: PushRequest, *, now: datetime) -> d
         raise ValueError(f"kind must be one of {', '.join(PUSH_KINDS)}")
     if not request.terminal_id.strip():
         raise ValueError("terminal_id is required")
+    for name, value, limit in (
+        ("id", request.id, 64),
+        ("terminal_id", request.terminal_id, 40),
+        ("store_id", request.store_id, 40),
+        ("folio_number", request.folio_number, 250),
+        ("order_id", request.order_id, 64),
+    ):
+        if value is not None and len(value) > limit:
+            raise ValueError(f"{name} is longer than {limit} characters")
     if not 1 <= request.ttl_seconds <= 3600:
         raise ValueError("ttl_seconds must be between 1 and 3600")
     if request.amount is not None and (
@@ -382,9 +396,8 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
     """
     c = transactions.c
     sales = and_(c.business_date == day.isoformat(), c.kind == "sale")
-    groups: dict[str, Any] = {}
 
-    def totals(group_by: Any) -> list[dict[str, Any]]:
+    def totals(group_by: Any) -> dict[Any, dict[str, Any]]:
         query = (
             select(
                 group_by.label("id"),
@@ -399,26 +412,39 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
         buckets: dict[Any, dict[str, Any]] = {}
         with engines.read.connect() as connection:
             for row in connection.execute(query):
-                bucket = buckets.setdefault(row.id, _empty_bucket(row.id))
+                bucket = buckets.setdefault(row.id, _empty_bucket())
                 _add(bucket, row.status, row.n, row.cents, row.tips)
-        return [_finish_bucket(b) for _, b in sorted(buckets.items(), key=lambda kv: str(kv[0]))]
+        return buckets
 
-    groups["by_store"] = totals(c.store_id)
-    groups["by_terminal"] = totals(c.terminal_id)
-    overall = _empty_bucket(None)
-    for bucket in groups["by_store"]:
-        for name in ("approved", "cancelled", "declined", "reversed", "other"):
+    by_store = totals(c.store_id)
+    overall = _empty_bucket()
+    for bucket in by_store.values():
+        for name in _BUCKETS:
             overall[name]["count"] += bucket[name]["count"]
             overall[name]["cents"] += bucket[name]["cents"]
         overall["tips_cents"] += bucket["tips_cents"]
-    return {"date": day.isoformat(), "totals": _finish_bucket(overall), **groups}
+    return {
+        "date": day.isoformat(),
+        "totals": _finish_bucket(overall),
+        "by_store": _groups(by_store),
+        "by_terminal": _groups(totals(c.terminal_id)),
+    }
 
 
-def _empty_bucket(key: Any) -> dict[str, Any]:
-    bucket: dict[str, Any] = {"id": key, "tips_cents": 0}
-    for name in ("approved", "cancelled", "declined", "reversed", "other"):
+_BUCKETS = ("approved", "cancelled", "declined", "reversed", "other")
+
+
+def _empty_bucket() -> dict[str, Any]:
+    bucket: dict[str, Any] = {"tips_cents": 0}
+    for name in _BUCKETS:
         bucket[name] = {"count": 0, "cents": 0}
     return bucket
+
+
+def _groups(buckets: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups sorted by id; a group without id (no store on the result) keeps ``id: null``."""
+    ordered = sorted(buckets.items(), key=lambda kv: (kv[0] is None, str(kv[0])))
+    return [{"id": key, **_finish_bucket(bucket)} for key, bucket in ordered]
 
 
 _STATUS_BUCKET = {
@@ -440,8 +466,8 @@ def _add(bucket: dict[str, Any], status: str, count: int, cents: int, tips: int)
 
 
 def _finish_bucket(bucket: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": bucket["id"]} if bucket["id"] is not None else {}
-    for name in ("approved", "cancelled", "declined", "reversed", "other"):
+    out: dict[str, Any] = {}
+    for name in _BUCKETS:
         out[name] = {"count": bucket[name]["count"], "amount": money(bucket[name]["cents"])}
     out["tips"] = money(bucket["tips_cents"])
     out["net"] = money(bucket["approved"]["cents"])

@@ -1,0 +1,353 @@
+"""The asynchronous client. Its twin is ``_sync.py``; read them side by side."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from ..errors import APIError, TerminalBusyError, TransportError
+from ._auth import TokenAuth, TokenStore
+from ._base import (
+    DEFAULT_WAIT,
+    RECOVERY_WAIT,
+    ClientSettings,
+    Outcome,
+    PushPlan,
+    outcome_from_push,
+    parse_push,
+    plan_cancel,
+    plan_reprint,
+    plan_sale,
+    utcnow,
+    wait_slices,
+)
+
+__all__ = ["AsyncClient", "AsyncPush"]
+
+
+class AsyncPush:
+    """A push the terminal received; :meth:`await_result` returns its :class:`Outcome`."""
+
+    def __init__(self, client: AsyncClient, plan: PushPlan, started: float) -> None:
+        self._client = client
+        self.plan = plan
+        self.id = plan.push_id
+        self.folio_number = plan.folio_number
+        self._started = started
+
+    def __repr__(self) -> str:
+        return f"AsyncPush(id={self.id!r}, kind={self.plan.kind!r}, folio={self.folio_number!r})"
+
+    async def await_result(self, timeout: float = DEFAULT_WAIT, *, recover: bool = True) -> Outcome:
+        """Wait for the terminal's result. Past ``timeout``, a sale's status is recovered with
+        a reprint by folio (ticket disabled) before giving up as ``unknown``."""
+        return await self._client._wait(self.plan, self._started, timeout, recover=recover)
+
+
+class AsyncClient:
+    """Push sales, reprints and cancellations to NetPay Smart terminals.
+
+    >>> async with AsyncClient(environment="sandbox", username="Nacional", password="netpay",
+    ...                        receiver_url="http://127.0.0.1:8000", api_token="...") as client:
+    ...     outcome = await client.sale(serial_number="0821000119", store_id="455311",
+    ...                                 amount=Decimal("1.01"), wait=True)   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        environment: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        auth_string: str | None = None,
+        receiver_url: str | None = None,
+        api_token: str | None = None,
+        smart_accounts: Mapping[str, Any] | None = None,
+        refresh_grant: bool = False,
+        token_store: TokenStore | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        receiver_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = ClientSettings.from_options(
+            base_url=base_url,
+            environment=environment,
+            username=username,
+            password=password,
+            auth_string=auth_string,
+            receiver_url=receiver_url,
+            api_token=api_token,
+            smart_accounts=smart_accounts,
+            refresh_grant=refresh_grant,
+            timeout=timeout,
+        )
+        self._clock = clock
+        self.auth = TokenAuth(
+            base_url=self.settings.base_url,
+            auth_string=self.settings.auth_string,
+            username=self.settings.username,
+            password=self.settings.password,
+            refresh_grant=refresh_grant,
+            store=token_store,
+            clock=clock,
+        )
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._receiver: httpx.AsyncClient | None = None
+        if self.settings.receiver_url and self.settings.api_token:
+            self._receiver = httpx.AsyncClient(
+                base_url=self.settings.receiver_url,
+                headers={"Authorization": f"Bearer {self.settings.api_token}"},
+                timeout=timeout,
+                transport=receiver_transport,
+            )
+        self._busy: set[str] = set()
+        self._busy_lock = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.settings.base_url!r})"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        if self._receiver is not None:
+            await self._receiver.aclose()
+
+    # -- the operations ---------------------------------------------------------------------
+
+    async def token(self) -> datetime:
+        """Log in now (or reuse a valid token); returns when the token stops being used."""
+        async with self.auth._async_lock:
+            current = self.auth._current()
+            if current is not None:
+                return current.expires_at
+            response = await self._send(self.auth.token_request())
+            return self.auth.accept(response).expires_at
+
+    async def sale(
+        self,
+        *,
+        serial_number: str,
+        store_id: str,
+        amount: Any,
+        folio_number: str | None = None,
+        traceability: Mapping[str, Any] | None = None,
+        msi: int | None = None,
+        print_ticket: bool = True,
+        smart_accounts: bool = False,
+        wait: bool = False,
+        timeout: float = DEFAULT_WAIT,
+    ) -> Outcome | AsyncPush:
+        """Push a sale; with ``wait`` return its :class:`Outcome`, else an :class:`AsyncPush`."""
+        plan = plan_sale(
+            self.settings,
+            serial_number=serial_number,
+            store_id=store_id,
+            amount=amount,
+            folio_number=folio_number,
+            traceability=traceability,
+            msi=msi,
+            print_ticket=print_ticket,
+            smart_accounts=smart_accounts,
+            now=self._clock(),
+        )
+        return await self._push(plan, wait=wait, timeout=timeout)
+
+    async def reprint(
+        self,
+        *,
+        serial_number: str,
+        store_id: str,
+        order_id: str | None = None,
+        folio_number: str | None = None,
+        traceability: Mapping[str, Any] | None = None,
+        print_ticket: bool = True,
+        smart_accounts: bool = False,
+        wait: bool = False,
+        timeout: float = DEFAULT_WAIT,
+    ) -> Outcome | AsyncPush:
+        """Reprint by ``order_id``, or recover a result by ``folio_number``."""
+        plan = plan_reprint(
+            self.settings,
+            serial_number=serial_number,
+            store_id=store_id,
+            order_id=order_id,
+            folio_number=folio_number,
+            traceability=traceability,
+            print_ticket=print_ticket,
+            smart_accounts=smart_accounts,
+        )
+        return await self._push(plan, wait=wait, timeout=timeout)
+
+    async def cancel(
+        self,
+        *,
+        serial_number: str,
+        store_id: str,
+        order_id: str,
+        traceability: Mapping[str, Any] | None = None,
+        print_ticket: bool = True,
+        smart_accounts: bool = False,
+        wait: bool = False,
+        timeout: float = DEFAULT_WAIT,
+    ) -> Outcome | AsyncPush:
+        """Cancel a sale in full: same day, before 20:00 Mexico City time."""
+        plan = plan_cancel(
+            self.settings,
+            serial_number=serial_number,
+            store_id=store_id,
+            order_id=order_id,
+            traceability=traceability,
+            print_ticket=print_ticket,
+            smart_accounts=smart_accounts,
+            now=self._clock(),
+        )
+        return await self._push(plan, wait=wait, timeout=timeout)
+
+    # -- I/O --------------------------------------------------------------------------------
+
+    async def _send(self, request: httpx.Request, **kw: Any) -> httpx.Response:
+        try:
+            return await self._http.send(request, **kw)
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"NetPay did not answer in time: {exc}", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            retryable = isinstance(exc, httpx.ConnectError)
+            raise TransportError(f"cannot reach NetPay: {exc}", retryable=retryable) from exc
+
+    async def _receiver_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        assert self._receiver is not None
+        try:
+            return await self._receiver.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach the receiver: {exc}") from exc
+
+    async def _register(self, plan: PushPlan, ttl: float, *, exclusive: bool = True) -> None:
+        self.settings.require_receiver()
+        registration = plan.registration(ttl, exclusive=exclusive)
+        response = await self._receiver_call("POST", "/api/pushes", json=registration)
+        if response.status_code == 409:
+            raise TerminalBusyError(
+                f"terminal {plan.serial_number} is waiting for another result",
+                status=409,
+                code="terminal_busy",
+                body=response.json(),
+            )
+        if response.status_code != 201:
+            raise APIError(
+                f"the receiver refused the push (HTTP {response.status_code})",
+                status=response.status_code,
+                body=response.text[:500],
+            )
+
+    async def _push(self, plan: PushPlan, *, wait: bool, timeout: float) -> Outcome | AsyncPush:
+        async with self._busy_lock:
+            if plan.serial_number in self._busy:
+                raise TerminalBusyError(
+                    f"terminal {plan.serial_number} already has a push in flight",
+                    code="terminal_busy",
+                )
+            self._busy.add(plan.serial_number)
+        started = time.monotonic()
+        try:
+            if self._receiver is not None:
+                await self._register(plan, timeout + RECOVERY_WAIT)
+            try:
+                parse_push(
+                    await self._send(
+                        httpx.Request(
+                            "POST",
+                            self.settings.base_url + plan.path,
+                            content=plan.body,
+                            headers={"Content-Type": "application/json"},
+                        ),
+                        auth=self.auth,
+                    )
+                )
+            except Exception:
+                if self._receiver is not None:
+                    await self._receiver_call(
+                        "PATCH", f"/api/pushes/{plan.push_id}", json={"state": "failed"}
+                    )
+                raise
+            push = AsyncPush(self, plan, started)
+            return await push.await_result(timeout) if wait else push
+        finally:
+            async with self._busy_lock:
+                self._busy.discard(plan.serial_number)
+
+    async def _poll(self, push_id: str, seconds: float) -> dict[str, Any]:
+        response = await self._receiver_call(
+            "GET",
+            f"/api/pushes/{push_id}",
+            params={"wait": f"{seconds:.3f}"},
+            timeout=seconds + 10,
+        )
+        if response.status_code != 200:
+            raise APIError(
+                f"the receiver does not know push {push_id} (HTTP {response.status_code})",
+                status=response.status_code,
+            )
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def _wait_for(self, push_id: str, seconds: float) -> dict[str, Any]:
+        found = await self._poll(push_id, 0)
+        for piece in wait_slices(seconds):
+            if found["state"] == "completed":
+                break
+            found = await self._poll(push_id, piece)
+        return found
+
+    async def _wait(
+        self, plan: PushPlan, started: float, timeout: float, *, recover: bool
+    ) -> Outcome:
+        self.settings.require_receiver()
+        remaining = max(timeout - (time.monotonic() - started), 0.0)
+        found = await self._wait_for(plan.push_id, remaining)
+        recovered = False
+        if found["state"] != "completed" and recover and plan.kind == "sale":
+            recovered = await self._recover(plan)
+            found = await self._wait_for(plan.push_id, RECOVERY_WAIT) if recovered else found
+        recovered = recovered and found["state"] == "completed"
+        return outcome_from_push(found, elapsed=time.monotonic() - started, recovered=recovered)
+
+    async def _recover(self, plan: PushPlan) -> bool:
+        """Ask the terminal for the sale's status: a reprint by folio, no ticket."""
+        recovery = plan_reprint(
+            self.settings,
+            serial_number=plan.serial_number,
+            store_id=plan.store_id,
+            order_id=None,
+            folio_number=plan.folio_number,
+            traceability=None,
+            print_ticket=False,
+            smart_accounts=False,
+        )
+        try:
+            await self._register(recovery, RECOVERY_WAIT, exclusive=False)
+            parse_push(
+                await self._send(
+                    httpx.Request(
+                        "POST",
+                        self.settings.base_url + recovery.path,
+                        content=recovery.body,
+                        headers={"Content-Type": "application/json"},
+                    ),
+                    auth=self.auth,
+                )
+            )
+        except (APIError, TransportError):
+            return False
+        return True

@@ -1,0 +1,608 @@
+"""Everything the sync and async clients share, without I/O: settings, rules, push bodies,
+answer parsing, and turning a receiver's push record into an :class:`Outcome`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, Final
+
+import httpx
+import msgspec
+
+from ..codes import describe
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    PayloadError,
+    RuleError,
+    TerminalNotFoundError,
+    TransportError,
+)
+from ..wire import (
+    MEXICO_CITY,
+    TRACE_KEY,
+    CancelRequest,
+    OAuthError,
+    PushAnswer,
+    ReprintRequest,
+    SaleRequest,
+    SpringError,
+    Token,
+    encode_push,
+    parse_gateway_answer,
+)
+
+__all__ = [
+    "ENVIRONMENTS",
+    "Card",
+    "ClientSettings",
+    "Outcome",
+    "OutcomeStatus",
+]
+
+ENVIRONMENTS: Final = {
+    "sandbox": "http://nubeqa.netpay.com.mx:3334",
+    "production": "https://suite.netpay.com.mx/gateway",
+    "api-154": "https://api-154.api-netpay.com",
+}
+#: base64("trusted-app:secret"), the Basic credential NetPay's documentation publishes.
+DOCUMENTED_AUTH_STRING: Final = "dHJ1c3RlZC1hcHA6c2VjcmV0"
+TOKEN_PATH: Final = "/oauth-service/oauth/token"  # noqa: S105 - a URL path
+PUSH_PATH: Final = "/integration-service/transactions/"
+MSI_MONTHS: Final = frozenset({3, 6, 9, 12, 18})
+CANCEL_CUTOFF_HOUR: Final = 20
+#: The terminal gives up on a card after about a minute; we wait a little longer.
+TERMINAL_TIMEOUT: Final = 60.0
+DEFAULT_WAIT: Final = TERMINAL_TIMEOUT + 30.0
+RECOVERY_WAIT: Final = 30.0
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Validated settings of a client; built by :meth:`from_options`."""
+
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    auth_string: str = field(repr=False)
+    receiver_url: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    smart_accounts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    refresh_grant: bool = False
+    timeout: float = 30.0
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        base_url: str | None,
+        environment: str | None,
+        username: str | None,
+        password: str | None,
+        auth_string: str | None,
+        receiver_url: str | None,
+        api_token: str | None,
+        smart_accounts: Mapping[str, Any] | None,
+        refresh_grant: bool,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+    ) -> ClientSettings:
+        """Arguments first, then ``NETPAY_*`` variables; missing essentials raise with a hint."""
+        env = os.environ if env is None else env
+        environment = environment or env.get("NETPAY_ENVIRONMENT")
+        if base_url is None and environment:
+            base_url = ENVIRONMENTS.get(environment.lower(), environment)
+        if not base_url:
+            raise ConfigurationError(
+                "no gateway base URL",
+                hint="pass base_url= or environment='sandbox' | 'production' | a URL, "
+                "or set NETPAY_ENVIRONMENT",
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"unknown environment {base_url!r}",
+                hint=f"one of {', '.join(ENVIRONMENTS)} or an http(s) URL",
+            )
+        username = username or env.get("NETPAY_USERNAME")
+        password = password or env.get("NETPAY_PASSWORD")
+        if not username or not password:
+            raise ConfigurationError(
+                "NetPay username and password are required",
+                hint="pass username= and password= or set NETPAY_USERNAME and NETPAY_PASSWORD",
+            )
+        groups = {
+            str(serial): frozenset(str(s) for s in stores)
+            for serial, stores in (smart_accounts or {}).items()
+        }
+        return cls(
+            base_url=base_url.rstrip("/"),
+            username=username,
+            password=password,
+            auth_string=auth_string or env.get("NETPAY_AUTH_STRING") or DOCUMENTED_AUTH_STRING,
+            receiver_url=(receiver_url or env.get("NETPAY_RECEIVER_URL") or "").rstrip("/") or None,
+            api_token=api_token or env.get("NETPAY_API_TOKEN"),
+            smart_accounts=groups,
+            refresh_grant=refresh_grant,
+            timeout=timeout,
+        )
+
+    def require_receiver(self) -> tuple[str, str]:
+        if not self.receiver_url or not self.api_token:
+            raise ConfigurationError(
+                "waiting for a result needs the receiver",
+                hint="pass receiver_url= and api_token= (or NETPAY_RECEIVER_URL and "
+                "NETPAY_API_TOKEN): the terminal posts its result there",
+            )
+        return self.receiver_url, self.api_token
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def check_amount(amount: Any) -> Decimal:
+    """Amounts are Decimal (or a string/int), > 0, with at most two decimals."""
+    if isinstance(amount, float):
+        raise RuleError(f"amount {amount!r} is a float; pass Decimal('{amount}') or a string")
+    try:
+        value = Decimal(str(amount).strip()) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation as exc:
+        raise RuleError(f"amount {amount!r} is not a number") from exc
+    if not value.is_finite() or value <= 0:
+        raise RuleError(f"amount must be greater than 0, got {amount}")
+    if value != value.quantize(Decimal("0.01")):
+        raise RuleError(f"amount {amount} has more than two decimals")
+    return value.quantize(Decimal("0.01"))
+
+
+def check_msi(msi: int | None) -> int | None:
+    if msi is None:
+        return None
+    if msi not in MSI_MONTHS:
+        raise RuleError(f"msi must be one of 3, 6, 9, 12, 18 (months without interest), got {msi}")
+    return msi
+
+
+def order_date(order_id: str) -> datetime | None:
+    """The moment a NetPay orderId (``yyMMddHHmmss-serial``) was created, in CDMX time."""
+    stamp = order_id.split("-", 1)[0]
+    if len(stamp) != 12 or not stamp.isdigit():
+        return None
+    try:
+        return datetime.strptime(stamp, "%y%m%d%H%M%S").replace(tzinfo=MEXICO_CITY)
+    except ValueError:
+        return None
+
+
+def check_cancel(order_id: str, now: datetime) -> None:
+    """NetPay cancels only the same day, before 20:00 America/Mexico_City, in full."""
+    if not order_id.strip():
+        raise RuleError("order_id is required to cancel")
+    local = now.astimezone(MEXICO_CITY)
+    if local.hour >= CANCEL_CUTOFF_HOUR:
+        raise RuleError(
+            "cancellations close at 20:00 Mexico City time; after that the sale needs a refund "
+            "(NetPay API Devoluciones, with the sale's transactionId)"
+        )
+    made = order_date(order_id)
+    if made is not None and made.date() != local.date():
+        raise RuleError(
+            f"order {order_id} is from {made.date()}; only same-day sales can be cancelled, "
+            "older ones need a refund (NetPay API Devoluciones)"
+        )
+
+
+def check_store(settings: ClientSettings, serial: str, store_id: str, smart: bool) -> None:
+    group = settings.smart_accounts.get(serial)
+    if smart and group is not None and store_id not in group:
+        raise RuleError(
+            f"store {store_id} is not in terminal {serial}'s Smart Accounts group "
+            f"({', '.join(sorted(group))}); the terminal would reject the switch"
+        )
+
+
+def new_folio(now: datetime) -> str:
+    """A unique folio (NetPay needs one per attempt, at most 250 characters)."""
+    return f"NPS{now.astimezone(MEXICO_CITY):%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+
+
+def new_push_id() -> str:
+    return uuid.uuid4().hex
+
+
+def traceability_with(push_id: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    trace = dict(extra or {})
+    trace[TRACE_KEY] = push_id
+    return trace
+
+
+# -- pushes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """A push about to be sent: where, what, and how to recognise its result."""
+
+    kind: str  # sale | reprint | cancel
+    path: str
+    body: bytes
+    push_id: str
+    serial_number: str
+    store_id: str
+    folio_number: str | None = None
+    order_id: str | None = None
+    amount: Decimal | None = None
+    traceability: dict[str, Any] = field(default_factory=dict)
+
+    def registration(self, ttl: float, *, exclusive: bool = True) -> dict[str, Any]:
+        """Body of ``POST /api/pushes`` on the receiver."""
+        body: dict[str, Any] = {
+            "id": self.push_id,
+            "kind": self.kind,
+            "terminal_id": self.serial_number,
+            "store_id": self.store_id,
+            "traceability": self.traceability,
+            "ttl_seconds": max(1.0, min(ttl, 3600.0)),
+            "exclusive": exclusive,
+        }
+        if self.amount is not None:
+            body["amount"] = f"{self.amount:.2f}"
+        if self.folio_number is not None:
+            body["folio_number"] = self.folio_number
+        if self.order_id:
+            body["order_id"] = self.order_id
+        return body
+
+
+def plan_sale(
+    settings: ClientSettings,
+    *,
+    serial_number: str,
+    store_id: str,
+    amount: Any,
+    folio_number: str | None,
+    traceability: Mapping[str, Any] | None,
+    msi: int | None,
+    print_ticket: bool,
+    smart_accounts: bool,
+    now: datetime,
+) -> PushPlan:
+    value = check_amount(amount)
+    months = check_msi(msi)
+    serial, store = _ids(serial_number, store_id)
+    check_store(settings, serial, store, smart_accounts)
+    folio = folio_number or new_folio(now)
+    if len(folio) > 250:
+        raise RuleError("folio_number is longer than 250 characters")
+    push_id = new_push_id()
+    trace = traceability_with(push_id, traceability)
+    request = SaleRequest(
+        traceability=trace,
+        amount=value,
+        serial_number=serial,
+        store_id=store,
+        folio_number=folio,
+        msi=months,
+        disable_print_animation=None if print_ticket else True,
+        is_smart_accounts="true" if smart_accounts else None,
+    )
+    return PushPlan(
+        "sale", PUSH_PATH + "sale", encode_push(request), push_id, serial, store,
+        folio_number=folio, amount=value, traceability=trace,
+    )  # fmt: skip
+
+
+def plan_reprint(
+    settings: ClientSettings,
+    *,
+    serial_number: str,
+    store_id: str,
+    order_id: str | None,
+    folio_number: str | None,
+    traceability: Mapping[str, Any] | None,
+    print_ticket: bool,
+    smart_accounts: bool,
+) -> PushPlan:
+    if bool(order_id) == bool(folio_number):
+        raise RuleError("reprint needs exactly one of order_id or folio_number")
+    serial, store = _ids(serial_number, store_id)
+    check_store(settings, serial, store, smart_accounts)
+    push_id = new_push_id()
+    trace = traceability_with(push_id, traceability)
+    request = ReprintRequest(
+        traceability=trace,
+        order_id=order_id or "",  # by folio, NetPay wants the empty orderId present
+        serial_number=serial,
+        store_id=store,
+        folio_id=folio_number,
+        disable_print_animation=None if print_ticket else True,
+        is_smart_accounts="true" if smart_accounts else None,
+    )
+    return PushPlan(
+        "reprint", PUSH_PATH + "reprint", encode_push(request), push_id, serial, store,
+        folio_number=folio_number, order_id=order_id, traceability=trace,
+    )  # fmt: skip
+
+
+def plan_cancel(
+    settings: ClientSettings,
+    *,
+    serial_number: str,
+    store_id: str,
+    order_id: str,
+    traceability: Mapping[str, Any] | None,
+    print_ticket: bool,
+    smart_accounts: bool,
+    now: datetime,
+) -> PushPlan:
+    check_cancel(order_id, now)
+    serial, store = _ids(serial_number, store_id)
+    check_store(settings, serial, store, smart_accounts)
+    push_id = new_push_id()
+    trace = traceability_with(push_id, traceability)
+    request = CancelRequest(
+        traceability=trace,
+        order_id=order_id,
+        serial_number=serial,
+        store_id=store,
+        disable_print_animation=None if print_ticket else True,
+        is_smart_accounts="true" if smart_accounts else None,
+    )
+    return PushPlan(
+        "cancel", PUSH_PATH + "cancel", encode_push(request), push_id, serial, store,
+        order_id=order_id, traceability=trace,
+    )  # fmt: skip
+
+
+def _ids(serial_number: str, store_id: str) -> tuple[str, str]:
+    serial, store = str(serial_number).strip(), str(store_id).strip()
+    if not serial:
+        raise RuleError("serial_number is required (the 10 digits on the back of the terminal)")
+    if not store:
+        raise RuleError("store_id is required")
+    return serial, store
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def _answer(response: httpx.Response) -> Any:
+    try:
+        return parse_gateway_answer(response.content)
+    except PayloadError as exc:
+        if response.status_code >= 500:
+            raise TransportError(
+                f"the gateway answered HTTP {response.status_code}", retryable=True
+            ) from exc
+        raise APIError(
+            f"unexpected answer from the gateway (HTTP {response.status_code}): {exc}",
+            status=response.status_code,
+            body=response.text[:500],
+        ) from exc
+
+
+def parse_token(response: httpx.Response) -> Token:
+    """The token endpoint's answer, or the error NetPay meant."""
+    answer = _answer(response)
+    if isinstance(answer, Token):
+        return answer
+    status = response.status_code
+    if isinstance(answer, SpringError) and answer.status == 401:
+        raise AuthenticationError(
+            "the gateway rejected the Basic credential (NETPAY_AUTH_STRING)",
+            status=status,
+            code=answer.error,
+            description=answer.message,
+            body=msgspec.to_builtins(answer),
+        )
+    if isinstance(answer, OAuthError):
+        message = {
+            "invalid_grant": "wrong NetPay username or password",
+            "invalid_token": "the refresh token is no longer valid",
+        }.get(answer.error, f"token request refused: {answer.error}")
+        raise AuthenticationError(
+            message,
+            status=status,
+            code=answer.error,
+            description=answer.error_description,
+            body=msgspec.to_builtins(answer),
+        )
+    raise APIError(f"unexpected token answer (HTTP {status})", status=status, body=answer)
+
+
+def is_invalid_token(response: httpx.Response) -> bool:
+    """A push answered with ``invalid_token`` (expired or revoked access token)."""
+    if response.status_code != 401:
+        return False
+    try:
+        answer = parse_gateway_answer(response.content)
+    except PayloadError:
+        return True
+    return isinstance(answer, OAuthError) and answer.error in ("invalid_token", "unauthorized")
+
+
+def parse_push(response: httpx.Response) -> PushAnswer:
+    """A push answer: ``00`` returns, everything else raises the matching error."""
+    answer = _answer(response)
+    status = response.status_code
+    if isinstance(answer, PushAnswer):
+        if answer.code == "00":
+            return answer
+        if answer.code == "19":
+            raise TerminalNotFoundError(
+                "NetPay does not know this terminal (code 19): check the serial number",
+                status=status,
+                code="19",
+                description=answer.message,
+                body=msgspec.to_builtins(answer),
+            )
+        raise APIError(
+            f"push refused: {answer.code} {answer.message or ''}".strip(),
+            status=status,
+            code=answer.code,
+            description=answer.message,
+            body=msgspec.to_builtins(answer),
+        )
+    if isinstance(answer, OAuthError):
+        raise AuthenticationError(
+            f"the gateway refused the token: {answer.error_description or answer.error}",
+            status=status,
+            code=answer.error,
+            description=answer.error_description,
+            body=msgspec.to_builtins(answer),
+        )
+    if isinstance(answer, SpringError):
+        cls = AuthenticationError if answer.status == 401 else APIError
+        raise cls(
+            f"push refused (HTTP {answer.status}): {answer.message or answer.error}",
+            status=status,
+            code=str(answer.status),
+            description=answer.message,
+            body=msgspec.to_builtins(answer),
+        )
+    raise APIError(f"unexpected push answer (HTTP {status})", status=status, body=answer)
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+
+class OutcomeStatus(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    CANCELLED_BY_USER = "cancelled_by_user"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"
+    PENDING_REVERSAL = "pending_reversal"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Card:
+    brand: str | None
+    type: str | None  # C credit, D debit
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened at the terminal. A decline is an outcome, not an exception.
+
+    >>> outcome.approved, outcome.code, outcome.message   # doctest: +SKIP
+    (False, '51', 'Rechazada: fondos insuficientes')
+    """
+
+    status: OutcomeStatus
+    approved: bool
+    push_id: str
+    kind: str
+    order_id: str | None = None
+    response_code: str | None = None
+    message: str | None = None
+    message_en: str | None = None
+    terminal_message: str | None = None
+    amount: Decimal | None = None
+    card: Card | None = None
+    folio_number: str | None = None
+    recovered: bool = False
+    transaction: dict[str, Any] | None = None
+    raw: dict[str, Any] | None = None
+
+    @property
+    def code(self) -> str | None:
+        return self.response_code
+
+
+_STATUS: Final = {
+    "approved": OutcomeStatus.APPROVED,
+    "declined": OutcomeStatus.DECLINED,
+    "cancelled": OutcomeStatus.CANCELLED,
+    "reversed": OutcomeStatus.REVERSED,
+    "pending_reversal": OutcomeStatus.PENDING_REVERSAL,
+}
+
+
+def outcome_from_push(
+    push: Mapping[str, Any], *, elapsed: float, recovered: bool = False
+) -> Outcome:
+    """Turn the receiver's ``GET /api/pushes/{id}`` answer into an :class:`Outcome`."""
+    result = push.get("result")
+    if push.get("state") != "completed" or not result:
+        return Outcome(
+            OutcomeStatus.UNKNOWN,
+            False,
+            push["id"],
+            push.get("kind", "sale"),
+            folio_number=push.get("folio_number"),
+            message="Resultado desconocido: verifique en la terminal antes de cobrar de nuevo",
+            message_en="Unknown result: check the terminal before charging again",
+        )
+    body = result.get("body") or {}
+    tx = result.get("transaction") or {}
+    code = body.get("responseCode") or tx.get("response_code")
+    status_text = result.get("status") or "declined"
+    if status_text == "user_cancelled":
+        status = (
+            OutcomeStatus.TIMED_OUT
+            if elapsed >= TERMINAL_TIMEOUT - 5
+            else OutcomeStatus.CANCELLED_BY_USER
+        )
+    else:
+        status = _STATUS.get(status_text, OutcomeStatus.DECLINED)
+    info = describe(code, body.get("message"))
+    amount = tx.get("amount") or body.get("amount")
+    try:
+        value = (
+            None if amount in (None, "", "null") else Decimal(str(amount)).quantize(Decimal("0.01"))
+        )
+    except InvalidOperation:
+        value = None
+    card_info = tx.get("card") or {}
+    card = (
+        Card(card_info.get("brand"), card_info.get("type"), card_info.get("last4"))
+        if any(card_info.values())
+        else None
+    )
+    return Outcome(
+        status=status,
+        approved=status is OutcomeStatus.APPROVED and code == "00",
+        push_id=push["id"],
+        kind=push.get("kind", "sale"),
+        order_id=tx.get("order_id") or body.get("orderId") or None,
+        response_code=code,
+        message=info.cashier_es,
+        message_en=info.cashier_en,
+        terminal_message=body.get("message"),
+        amount=value,
+        card=card,
+        folio_number=push.get("folio_number") or body.get("folioNumber"),
+        recovered=recovered,
+        transaction=tx or None,
+        raw=body or None,
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def wait_slices(total: float, *, longest: float = 25.0) -> list[float]:
+    """Long-poll in slices (proxies cut idle requests): 70 s -> [25, 25, 20]."""
+    slices = []
+    while total > 0:
+        slices.append(min(total, longest))
+        total -= longest
+    return slices
+
+
+def expiry(token: Token, now: datetime) -> datetime:
+    """When to stop using a token: a minute (or 10 % of a short lifetime) before it expires."""
+    margin = min(60.0, token.expires_in * 0.1)
+    return now + timedelta(seconds=max(token.expires_in - margin, 0))

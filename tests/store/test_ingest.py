@@ -1,0 +1,505 @@
+"""Processing deliveries: re-deliveries, conflicts, reprints, cancellations, declines, probes.
+
+Every test runs on SQLite and on PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from netpay_smart.store import Store, TransactionFilter
+from netpay_smart.store.schema import transactions
+from tests.wire import vectors as v
+
+from .helpers import (
+    NOW,
+    cancellation_of,
+    deliver,
+    real_sale,
+    reprint_of,
+    sale,
+    tx_rows,
+)
+
+ORDER = "240305131447-1494113052"  # the real 2024 sale's orderId
+
+
+def _sales(store: Store) -> list[Any]:
+    return [row for row in tx_rows(store) if row.kind == "sale"]
+
+
+# -- re-delivery ------------------------------------------------------------------------------
+
+
+def test_same_body_twice_is_one_transaction_delivered_twice(store: Store) -> None:
+    """The same body twice is one transaction with delivery_count 2; the second is a duplicate."""
+    first = deliver(store, v.FACTS_REAL_SALE_2024.encode())
+    second = deliver(store, v.FACTS_REAL_SALE_2024.encode())
+
+    assert (first.outcome, second.outcome) == ("new", "duplicate")
+    assert first.transaction_key == second.transaction_key == f"sale:{ORDER}"
+    [row] = tx_rows(store)
+    assert (row.delivery_count, row.conflict_count, row.reprint_count) == (2, 0, 0)
+    assert row.first_delivery_id == first.delivery_id
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert [d["outcome"] for d in found["deliveries"]] == ["new", "duplicate"]
+
+
+def test_reordered_and_reformatted_body_is_still_a_duplicate(store: Store) -> None:
+    """Key order, whitespace and \\u escapes do not matter: the canonical JSON hash is equal."""
+    body = real_sale()
+    reordered = dict(reversed(list(body.items())))
+    reordered["traceability"] = dict(reversed(list(body["traceability"].items())))
+    pretty = json.dumps(reordered, indent=4, ensure_ascii=True).encode()
+    assert pretty != v.FACTS_REAL_SALE_2024.encode()
+
+    first = deliver(store, v.FACTS_REAL_SALE_2024.encode())
+    again = deliver(store, pretty)
+
+    assert (first.outcome, again.outcome) == ("new", "duplicate")
+    [row] = tx_rows(store)
+    assert row.delivery_count == 2
+    assert row.conflict_count == 0
+
+
+# -- conflicts --------------------------------------------------------------------------------
+
+
+def test_same_order_other_body_is_a_conflict_and_keeps_the_first(store: Store) -> None:
+    """Same orderId and kind with another body is a conflict; the first body's values are kept."""
+    first = deliver(store, real_sale())
+    other = deliver(store, real_sale(amount="999.0", authCode="777777"))
+
+    assert (first.outcome, other.outcome) == ("new", "conflict")
+    assert other.transaction_key == first.transaction_key
+    [row] = tx_rows(store)
+    assert (row.amount_cents, row.conflict_count, row.delivery_count) == (20000, 1, 2)
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert found["amount"] == "200.00"
+    assert found["auth_code"] == "222222"
+    assert found["raw"] == real_sale()
+    assert found["conflict_count"] == 1
+
+
+# -- reprints ---------------------------------------------------------------------------------
+
+
+def test_reprint_of_known_sale_counts_and_adds_no_row(store: Store) -> None:
+    """A reprint of a known sale raises reprint_count and never creates a second sale row."""
+    deliver(store, real_sale())
+    applied = deliver(store, reprint_of(real_sale()))
+
+    assert applied.outcome == "reprint"
+    assert applied.transaction_key == f"sale:{ORDER}"
+    [row] = tx_rows(store)
+    assert (row.reprint_count, row.status, row.source) == (1, "approved", "result")
+    assert row.amount_cents == 20000
+
+
+def test_same_reprint_redelivered_counts_once(store: Store) -> None:
+    """The same reprint body delivered twice raises reprint_count once."""
+    deliver(store, real_sale())
+    first = deliver(store, reprint_of(real_sale()))
+    again = deliver(store, reprint_of(real_sale()))
+
+    assert (first.outcome, again.outcome) == ("reprint", "duplicate")
+    [row] = tx_rows(store)
+    assert row.reprint_count == 1
+    assert row.delivery_count == 3
+
+
+def test_two_different_reprints_count_twice(store: Store) -> None:
+    """Two distinct reprints of one sale (another ticket date) count as two reprints."""
+    deliver(store, real_sale())
+    deliver(store, reprint_of(real_sale(), ticketDate="MAR. 05, 24 12:20:00 "))
+    deliver(store, reprint_of(real_sale(), ticketDate="MAR. 05, 24 12:30:00 "))
+
+    [row] = tx_rows(store)
+    assert row.reprint_count == 2
+
+
+def test_documented_reprint_counts_on_documented_sale(store: Store) -> None:
+    """The docs' reprint (``.0`` transDate, amount "1") counts on the docs' sale it reprints."""
+    deliver(store, v.SEED002_APPROVED_NO_PIN.encode())
+    applied = deliver(store, v.SEED002_REPRINT.encode())
+
+    assert applied.outcome == "reprint"
+    [row] = tx_rows(store)
+    assert (row.order_id, row.reprint_count, row.amount_cents) == (
+        "210304142730-1490293930",
+        1,
+        100,
+    )
+
+
+def test_reprint_of_unseen_sale_creates_it_and_original_fills_it_in(store: Store) -> None:
+    """A reprint of an unseen sale creates it (source reprint); the original then fills it in."""
+    reprint = deliver(store, reprint_of(real_sale(), amount="200", tipLessAmount="0"))
+    [row] = tx_rows(store)
+    assert (reprint.outcome, row.source, row.reprint_count, row.status) == (
+        "reprint",
+        "reprint",
+        1,
+        "approved",
+    )
+    assert row.key == f"sale:{ORDER}"
+
+    original = deliver(store, real_sale())
+
+    assert original.outcome == "new"
+    assert original.transaction_key == f"sale:{ORDER}"
+    [row] = tx_rows(store)
+    assert (row.source, row.reprint_count, row.status, row.approved) == (
+        "result",
+        1,
+        "approved",
+        True,
+    )
+    assert row.first_delivery_id == original.delivery_id
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert found["raw"] == real_sale()
+    assert found["message"] == "Transacción exitosa"
+
+
+def test_reprint_redelivered_after_original_stays_a_duplicate(store: Store) -> None:
+    """reprint, original, then the same reprint again: still one row, one reprint."""
+    deliver(store, reprint_of(real_sale()))
+    deliver(store, real_sale())
+    again = deliver(store, reprint_of(real_sale()))
+
+    assert again.outcome == "duplicate"
+    [row] = tx_rows(store)
+    assert (row.reprint_count, row.delivery_count, row.source) == (1, 3, "result")
+
+
+def test_reprint_by_folio_finds_the_sale(store: Store) -> None:
+    """A reprint carrying only the folio (orderId empty) counts on the sale with that folio."""
+    deliver(store, real_sale(folioNumber="F-77"))
+    applied = deliver(store, reprint_of(real_sale(folioNumber="F-77"), orderId=""))
+
+    assert applied.outcome == "reprint"
+    assert applied.transaction_key == f"sale:{ORDER}"
+    [row] = tx_rows(store)
+    assert row.reprint_count == 1
+
+
+# -- reprintModule ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "status", "cancelled"),
+    [
+        ("C", "approved", False),
+        ("V", "cancelled", True),
+        ("RV", "reversed", False),
+        ("PRV", "pending_reversal", False),
+    ],
+)
+def test_reprint_module_sets_the_sale_state(
+    store: Store, module: str, status: str, cancelled: bool
+) -> None:
+    """A reprint's reprintModule sets the sale's state: C approved, V cancelled, RV/PRV reversal."""
+    deliver(store, real_sale())
+    deliver(store, reprint_of(real_sale(), module))
+
+    [row] = tx_rows(store)
+    assert (row.status, row.cancelled, row.reprint_module) == (status, cancelled, module)
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert (found["status"], found["cancelled"]) == (status, cancelled)
+
+
+@pytest.mark.parametrize(
+    ("module", "status"),
+    [("V", "cancelled"), ("RV", "reversed"), ("PRV", "pending_reversal")],
+)
+def test_reprint_state_survives_the_late_original(store: Store, module: str, status: str) -> None:
+    """A reversal or void reported by a reprint is kept when the original sale arrives after it."""
+    deliver(store, reprint_of(real_sale(), module))
+    original = deliver(store, real_sale())
+
+    assert original.outcome == "new"
+    [row] = tx_rows(store)
+    assert (row.status, row.source, row.reprint_count) == (status, "result", 1)
+    assert bool(row.cancelled) is (status == "cancelled")
+
+
+# -- cancellations ----------------------------------------------------------------------------
+
+
+def test_cancellation_after_sale_cancels_it(store: Store) -> None:
+    """An approved cancellation (transType V, code 00, same orderId) marks the sale cancelled."""
+    deliver(store, real_sale())
+    applied = deliver(store, cancellation_of(real_sale()))
+
+    assert (applied.outcome, applied.kind, applied.transaction_key) == (
+        "new",
+        "cancellation",
+        f"cancellation:{ORDER}",
+    )
+    [sale_row] = _sales(store)
+    assert (sale_row.status, sale_row.cancelled, sale_row.approved) == ("cancelled", True, True)
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert (found["kind"], found["status"], found["cancelled"]) == ("sale", "cancelled", True)
+    assert found["cancellation"]["kind"] == "cancellation"
+    assert found["cancellation"]["status"] == "approved"
+
+
+def test_cancellation_before_sale_cancels_it(store: Store) -> None:
+    """A cancellation that arrives before its sale still leaves the sale cancelled."""
+    deliver(store, cancellation_of(real_sale()))
+    applied = deliver(store, real_sale())
+
+    assert applied.outcome == "new"
+    assert applied.transaction_key == f"sale:{ORDER}"
+    [sale_row] = _sales(store)
+    assert (sale_row.status, sale_row.cancelled) == ("cancelled", True)
+    assert len(tx_rows(store)) == 2
+
+
+def test_documented_cancellation_cancels_documented_sale(store: Store) -> None:
+    """The docs' cancellation (tipAmount "null") cancels the docs' sale with the same orderId."""
+    deliver(store, v.SEED002_APPROVED_NO_PIN.encode())
+    deliver(store, v.SEED002_CANCEL.encode())
+
+    found = store.get_transaction("210304142730-1490293930")
+    assert found is not None
+    assert (found["status"], found["cancelled"], found["amount"]) == ("cancelled", True, "1.00")
+    assert found["cancellation"]["tip_amount"] is None
+
+
+@pytest.mark.parametrize("cancel_first", [False, True])
+def test_declined_cancellation_leaves_the_sale_standing(store: Store, cancel_first: bool) -> None:
+    """A cancellation that was not approved (code 05) does not cancel its sale, in either order."""
+    declined = cancellation_of(real_sale(), responseCode="05", message="Error de conexión")
+    for body in [declined, real_sale()] if cancel_first else [real_sale(), declined]:
+        deliver(store, body)
+
+    [sale_row] = _sales(store)
+    assert (sale_row.status, sale_row.cancelled) == ("approved", False)
+
+
+def test_approved_cancellation_after_declined_attempt_cancels_the_sale(store: Store) -> None:
+    """An approved cancellation arriving after a declined attempt on the same sale cancels it."""
+    deliver(store, real_sale())
+    deliver(store, cancellation_of(real_sale(), responseCode="05", message="Error de conexión"))
+    deliver(store, cancellation_of(real_sale(), transDate="2024-03-05 14:05:00.CST"))
+
+    [sale_row] = _sales(store)
+    assert (sale_row.status, sale_row.cancelled) == ("cancelled", True)
+
+
+def test_cancellation_then_reprint_of_unseen_sale_is_cancelled(store: Store) -> None:
+    """Cancellation first, then a reprint that creates the sale: the sale is cancelled."""
+    deliver(store, cancellation_of(real_sale()))
+    deliver(store, reprint_of(real_sale()))
+
+    [sale_row] = _sales(store)
+    assert (sale_row.status, sale_row.cancelled) == ("cancelled", True)
+
+
+# -- declines without orderId ------------------------------------------------------------------
+
+DECLINES = {
+    "02": v.SEED001_TIMEOUT_02,
+    "48": v.SEED001_DECLINED_48,
+    "13": v.SEED001_DECLINED_13,
+    "56": v.SEED001_DECLINED_56,
+    "14": v.SEED001_DECLINED_14,
+    "34": v.SEED002_DECLINED_34,
+    "05": v.SEED002_CONNECTION_ERROR_05,
+}
+
+
+@pytest.mark.parametrize("code", list(DECLINES))
+def test_decline_without_order_id_is_found_by_folio(store: Store, code: str) -> None:
+    """A decline with no orderId is kept as a sale transaction that its folio finds."""
+    body = json.loads(DECLINES[code])
+    body["folioNumber"] = f"F-{code}"
+    applied = deliver(store, body)
+
+    assert applied.outcome == "new"
+    assert applied.transaction_key is not None
+    assert applied.transaction_key.startswith("sale:h:")
+    page = store.list_transactions(TransactionFilter(folio=f"F-{code}"))
+    [item] = page["items"]
+    expected_status = "user_cancelled" if code == "02" else "declined"
+    assert (item["kind"], item["response_code"], item["status"]) == ("sale", code, expected_status)
+    assert (item["order_id"], item["amount"], item["approved"]) == (None, None, False)
+    assert item["message"] == body["message"]
+    assert item["raw"] == body
+
+
+def test_documented_new_app_declines_share_folio_as_three_rows(store: Store) -> None:
+    """The three new-app bodies (34, 05, 02 on folio "prueba") are three rows under that folio."""
+    for text in (
+        v.SEED002_DECLINED_34_NEW_APP,
+        v.SEED002_CONNECTION_ERROR_05,
+        v.SEED002_TIMEOUT_02_NEW_APP,
+    ):
+        assert deliver(store, text.encode()).outcome == "new"
+
+    items = store.list_transactions(TransactionFilter(folio="prueba"))["items"]
+    assert [item["response_code"] for item in items] == ["02", "05", "34"]
+
+
+def test_two_different_declines_are_two_rows(store: Store) -> None:
+    """Two different declines (56 and 14, same message) are two transactions."""
+    first = deliver(store, v.SEED001_DECLINED_56.encode())
+    second = deliver(store, v.SEED001_DECLINED_14.encode())
+
+    assert (first.outcome, second.outcome) == ("new", "new")
+    assert first.transaction_key != second.transaction_key
+    assert sorted(row.response_code for row in tx_rows(store)) == ["14", "56"]
+
+
+def test_same_decline_twice_is_one_row(store: Store) -> None:
+    """The same decline delivered twice is one transaction delivered twice."""
+    first = deliver(store, v.SEED001_DECLINED_48.encode())
+    again = deliver(store, v.SEED001_DECLINED_48.encode())
+
+    assert (first.outcome, again.outcome) == ("new", "duplicate")
+    [row] = tx_rows(store)
+    assert (row.response_code, row.delivery_count) == ("48", 2)
+
+
+# -- probes, bad bodies, edge errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [v.SEED001_PROBE, v.PROBE_LIST_OF_PAYS])
+def test_probe_is_recorded_without_a_transaction(store: Store, text: str) -> None:
+    """Both configuration-probe shapes are outcome "probe" and create no transaction."""
+    first = deliver(store, text.encode())
+    again = deliver(store, text.encode())
+
+    assert (first.outcome, first.kind, first.transaction_key) == ("probe", "probe", None)
+    assert again.outcome == "probe"
+    assert tx_rows(store) == []
+    assert [d["outcome"] for d in store.list_deliveries()["items"]] == ["probe", "probe"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"[1, 2]", "a JSON object was expected"),
+        (v.SEED000_RESULT_AS_PRINTED.encode(), "not valid JSON"),
+    ],
+)
+def test_body_that_is_not_a_json_object_is_invalid(store: Store, body: bytes, error: str) -> None:
+    """A body that is not a JSON object is outcome "invalid" with an error text, kept raw."""
+    applied = deliver(store, body)
+
+    assert (applied.outcome, applied.transaction_key) == ("invalid", None)
+    assert tx_rows(store) == []
+    [delivery] = store.list_deliveries()["items"]
+    assert delivery["outcome"] == "invalid"
+    assert error in delivery["error"]
+    assert delivery["body"] == body.decode()
+    assert delivery["size"] == len(body)
+
+
+def test_object_that_is_no_result_is_unrecognised(store: Store) -> None:
+    """A JSON object that is neither a result nor a probe is "unrecognised", no transaction."""
+    applied = deliver(store, {"hello": "world"})
+
+    assert applied.outcome == "unrecognised"
+    assert tx_rows(store) == []
+    [delivery] = store.list_deliveries()["items"]
+    assert delivery["problems"][0]["code"] == "not_a_result"
+
+
+def test_too_large_body_is_not_processed(store: Store) -> None:
+    """A body the edge flagged too_large is outcome "too_large", even if it reads as a sale."""
+    applied = deliver(store, real_sale(), edge_error="too_large")
+
+    assert (applied.outcome, applied.transaction_key) == ("too_large", None)
+    assert tx_rows(store) == []
+    [delivery] = store.list_deliveries(outcome="too_large")["items"]
+    assert delivery["error"] == "too_large"
+
+
+# -- amounts and times ------------------------------------------------------------------------
+
+
+def test_money_is_cents_in_the_table_and_strings_in_the_api(store: Store) -> None:
+    """Amounts are stored in integer cents and shown as two-decimal strings."""
+    deliver(store, v.FACTS_REAL_SALE_2024.encode())
+    deliver(store, sale("O-TIP", amount="150.5", tipAmount="20.25"))
+
+    with store.engines.read.connect() as conn:
+        cents = dict(
+            conn.execute(select(transactions.c.order_id, transactions.c.amount_cents)).all()
+        )
+        tips = dict(conn.execute(select(transactions.c.order_id, transactions.c.tip_cents)).all())
+    assert cents == {ORDER: 20000, "O-TIP": 15050}
+    assert tips == {ORDER: 0, "O-TIP": 2025}
+    real = store.get_transaction(ORDER)
+    tipped = store.get_transaction("O-TIP")
+    assert real is not None
+    assert tipped is not None
+    assert (real["amount"], real["tip_amount"]) == ("200.00", "0.00")
+    assert (tipped["amount"], tipped["tip_amount"]) == ("150.50", "20.25")
+
+
+def test_cst_trans_date_is_shown_with_minus_six_offset(store: Store) -> None:
+    """A ``.CST`` transDate is shown as ISO 8601 with -06:00 and gives the CDMX business date."""
+    deliver(store, v.FACTS_REAL_SALE_2024.encode())
+
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert found["transaction_at"] == "2024-03-05T13:14:48-06:00"
+    assert found["business_date"] == "2024-03-05"
+    assert found["received_at"] == "2024-03-05T13:20:00-06:00"
+    assert found["card"] == {"brand": "VISA", "type": "D", "last4": "9493", "bank": "BANAMEX"}
+
+
+def test_business_date_is_the_mexico_city_day(store: Store) -> None:
+    """business_date is the America/Mexico_City day of transDate, not the UTC one."""
+    deliver(store, sale("O-LATE", transDate="2024-03-06 05:30:00.GMT"))
+    deliver(store, sale("O-NEXT", transDate="2024-03-06 06:30:00.GMT"))
+
+    late = store.get_transaction("O-LATE")
+    nxt = store.get_transaction("O-NEXT")
+    assert late is not None
+    assert nxt is not None
+    assert (late["business_date"], late["transaction_at"]) == (
+        "2024-03-05",
+        "2024-03-05T23:30:00-06:00",
+    )
+    assert (nxt["business_date"], nxt["transaction_at"]) == (
+        "2024-03-06",
+        "2024-03-06T00:30:00-06:00",
+    )
+
+
+def test_overlong_text_fields_do_not_break_processing(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    """Over-long orderId / terminalId / responseCode never make processing raise."""
+    long_order = "9" * 70
+    outcomes = [
+        deliver(store, sale(long_order)).outcome,
+        deliver(store, sale("O-T", terminalId="7" * 45)).outcome,
+        deliver(store, sale("O-R", responseCode="0" * 12)).outcome,
+    ]
+
+    assert outcomes == ["new", "new", "new"]
+    assert len(tx_rows(store)) == 3
+
+
+def test_now_is_recorded_as_received_at(store: Store) -> None:
+    """The transaction's received_at and updated_at are the processing time given."""
+    deliver(store, real_sale())
+    [row] = tx_rows(store)
+    assert row.received_at == NOW
+    assert row.updated_at == NOW

@@ -1,0 +1,135 @@
+"""The group-commit writer: store, acknowledge, process, notify; recovery at start."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from netpay_smart.store import Applied, Incoming, Store, StoreUnavailableError
+from netpay_smart.store.ingest import insert_deliveries, pending_deliveries
+from tests.wire import vectors as v
+
+from .helpers import NOW, encode, real_sale, sale, tx_rows
+
+ORDER = "240305131447-1494113052"
+
+
+class Collector:
+    """An ``on_applied`` callback that records what it got and says when enough arrived."""
+
+    def __init__(self, expected: int) -> None:
+        self.applied: list[Applied] = []
+        self.calls = 0
+        self._expected = expected
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def __call__(self, applied: list[Applied]) -> None:
+        with self._lock:
+            self.calls += 1
+            self.applied.extend(applied)
+            if len(self.applied) >= self._expected:
+                self.done.set()
+
+
+def test_write_before_start_is_refused(store: Store) -> None:
+    """Writing to a store that is not started raises StoreUnavailableError."""
+    item = Incoming(body=b"{}", received_at=NOW)
+    with pytest.raises(StoreUnavailableError, match="not started"):
+        asyncio.run(store.write(item))
+
+
+def test_write_returns_delivery_id_and_callback_gets_applied(store: Store) -> None:
+    """store.write returns the committed delivery id; on_applied then receives the Applied list."""
+    collector = Collector(expected=1)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    try:
+        item = Incoming(body=v.FACTS_REAL_SALE_2024.encode(), received_at=NOW, remote="10.0.0.7")
+        delivery_id = asyncio.run(store.write(item))
+        assert collector.done.wait(10)
+    finally:
+        store.stop()
+
+    assert store.writer is None
+    [applied] = collector.applied
+    assert (applied.delivery_id, applied.outcome, applied.kind) == (delivery_id, "new", "sale")
+    assert (applied.transaction_key, applied.order_id, applied.status) == (
+        f"sale:{ORDER}",
+        ORDER,
+        "approved",
+    )
+    [delivery] = store.list_deliveries()["items"]
+    assert (delivery["id"], delivery["outcome"], delivery["remote"]) == (
+        delivery_id,
+        "new",
+        "10.0.0.7",
+    )
+    assert delivery["body"] == v.FACTS_REAL_SALE_2024
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert found["amount"] == "200.00"
+
+
+def test_concurrent_writes_get_distinct_ids_and_are_all_processed(store: Store) -> None:
+    """Many concurrent writes each get their own id and are all processed, duplicate included."""
+    bodies = [encode(sale(f"O-{n}")) for n in range(10)] + [encode(sale("O-0"))]
+    collector = Collector(expected=len(bodies))
+    store.start(on_applied=collector, clock=lambda: NOW)
+
+    async def write_all() -> list[int]:
+        return list(
+            await asyncio.gather(
+                *(store.write(Incoming(body=body, received_at=NOW)) for body in bodies)
+            )
+        )
+
+    try:
+        ids = asyncio.run(write_all())
+        assert collector.done.wait(10)
+    finally:
+        store.stop()
+
+    assert len(set(ids)) == len(bodies)
+    outcomes = {a.delivery_id: a.outcome for a in collector.applied}
+    assert sorted(outcomes) == sorted(ids)
+    assert sorted(outcomes.values()) == ["duplicate"] + ["new"] * 10
+    assert len(tx_rows(store)) == 10
+
+
+def test_unprocessed_delivery_is_recovered_at_start(store: Store) -> None:
+    """A delivery committed but never processed is pending, and start() processes it."""
+    with store.engines.write.begin() as conn:
+        [stored] = insert_deliveries(conn, [Incoming(body=encode(real_sale()), received_at=NOW)])
+        [big] = insert_deliveries(
+            conn, [Incoming(body=b"{...", received_at=NOW, truncated=True, error="too_large")]
+        )
+    with store.engines.read.connect() as conn:
+        pending = pending_deliveries(conn)
+    assert pending == [(stored, encode(real_sale()), None, None), (big, b"{...", None, "too_large")]
+    assert tx_rows(store) == []
+
+    collector = Collector(expected=2)
+    store.start(on_applied=collector, clock=lambda: NOW)  # recovery runs before start returns
+    try:
+        assert collector.done.is_set()
+    finally:
+        store.stop()
+
+    assert {a.delivery_id: a.outcome for a in collector.applied} == {
+        stored: "new",
+        big: "too_large",
+    }
+    with store.engines.read.connect() as conn:
+        assert pending_deliveries(conn) == []
+    [row] = tx_rows(store)
+    assert (row.order_id, row.first_delivery_id) == (ORDER, stored)
+
+
+def test_nothing_pending_means_no_callback_at_start(store: Store) -> None:
+    """With nothing left pending, start() calls on_applied for nothing."""
+    collector = Collector(expected=1)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    store.stop()
+    assert (collector.calls, collector.applied) == (0, [])
