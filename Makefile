@@ -19,7 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/netpay-smart serve
+	$(BIN)/netpay-smart dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

@@ -5,8 +5,10 @@ Messages a merchant reads are in Spanish and English.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -148,6 +150,341 @@ def sandbox(
         )
     )
     uvicorn.run(application, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Receiver and dashboard port.")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Sandbox gateway port.")] = 3334,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Sandbox y receptor juntos / Sandbox and receiver together, wired, on 127.0.0.1."""
+    import asyncio
+
+    import uvicorn
+
+    from .receiver import create_app
+    from .sandbox import SandboxConfig, create_sandbox_app
+
+    host = "127.0.0.1"
+    for wanted in (port, sandbox_port):
+        if not _port_free(host, wanted):
+            console.print(
+                f"[bold red]Error:[/] el puerto {wanted} está ocupado / port {wanted} is in use "
+                "(another netpay-smart?). Use --port / --sandbox-port."
+            )
+            raise typer.Exit(2)
+    try:
+        settings = ReceiverSettings.from_env(database_url=database_url).for_host(host)
+        receiver = create_app(settings)
+        world = SandboxConfig.load(None)
+    except NetPayError as exc:
+        raise _fail(exc) from exc
+    base = f"http://{host}:{port}"
+    gateway = f"http://{host}:{sandbox_port}"
+    webhook = f"{base}/webhook/{settings.webhook_secrets[0]}"
+    sandbox_app = create_sandbox_app(world, webhook_url=webhook)
+    terminal = world.terminals[0]
+    exports = (
+        f"export NETPAY_ENVIRONMENT={gateway} NETPAY_USERNAME={next(iter(world.users))} "
+        f"NETPAY_PASSWORD={next(iter(world.users.values()))} "
+        f"NETPAY_RECEIVER_URL={base} NETPAY_API_TOKEN={settings.api_token}"
+    )
+    console.print(
+        Panel(
+            "\n".join(
+                [
+                    f"Panel / Dashboard:  {base}/   (token: {settings.api_token})",
+                    f"Sandbox NetPay:     {gateway}   Basic {world.client_id}:"
+                    f"{world.client_secret}, {next(iter(world.users))} / "
+                    f"{next(iter(world.users.values()))}",
+                    f"Terminales / Terminals: {', '.join(t.serial for t in world.terminals)}"
+                    f" -> {base}/webhook/…",
+                    "Ctrl-C detiene todo / stops everything.",
+                ]
+            ),
+            title="netpay-smart dev",
+            expand=False,
+        )
+    )
+    # Outside the panel, unwrapped, so that the lines can be copied and pasted as they are.
+    console.print("Pruebe en otra terminal / Try in another terminal:")
+    console.print(f"  {exports}", soft_wrap=True, highlight=False)
+    console.print(
+        f"  netpay-smart sale --amount 1.01 --serial {terminal.serial} "
+        f"--store {terminal.store_id} --wait",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+    async def both() -> None:
+        servers = [
+            uvicorn.Server(
+                uvicorn.Config(
+                    receiver, host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=3,
+                )
+            ),
+            uvicorn.Server(
+                uvicorn.Config(
+                    sandbox_app, host=host, port=sandbox_port, log_level="warning",
+                    timeout_graceful_shutdown=3,
+                )
+            ),
+        ]  # fmt: skip
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        # If one stops (Ctrl-C, or a failure), stop the other too.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(both())
+    console.print("Detenido / Stopped.")
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+# -- the SDK from the command line -------------------------------------------------------------
+
+EnvironmentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--environment",
+        "-e",
+        help="sandbox | production | api-154 | a base URL (default: NETPAY_ENVIRONMENT).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+WaitOption = Annotated[
+    bool, typer.Option("--wait", help="Wait for the terminal's result (needs the receiver).")
+]
+TimeoutOption = Annotated[
+    float, typer.Option(help="Seconds to wait for the result before recovering it.")
+]
+NoTicketOption = Annotated[
+    bool, typer.Option("--no-ticket", help="Do not print NetPay's ticket on the terminal.")
+]
+SmartOption = Annotated[
+    bool, typer.Option("--smart-accounts", help="Switch the terminal to this store first.")
+]
+
+
+def _client(environment: str | None) -> Any:
+    from .client import Client
+
+    return Client(environment=environment)
+
+
+def _outcome_json(outcome: Any) -> dict[str, Any]:
+    return {
+        "status": str(outcome.status),
+        "approved": outcome.approved,
+        "kind": outcome.kind,
+        "order_id": outcome.order_id,
+        "response_code": outcome.response_code,
+        "message": outcome.message,
+        "message_en": outcome.message_en,
+        "terminal_message": outcome.terminal_message,
+        "amount": None if outcome.amount is None else f"{outcome.amount:.2f}",
+        "card": None
+        if outcome.card is None
+        else {"brand": outcome.card.brand, "type": outcome.card.type, "last4": outcome.card.last4},
+        "folio_number": outcome.folio_number,
+        "push_id": outcome.push_id,
+        "recovered": outcome.recovered,
+    }
+
+
+def _exit_code(outcome: Any) -> int:
+    if outcome.approved:
+        return 0
+    return 2 if str(outcome.status) == "unknown" else 1
+
+
+def _show_outcome(outcome: Any, as_json: bool) -> None:
+    from rich.table import Table
+
+    data = _outcome_json(outcome)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    colour = "green" if outcome.approved else ("yellow" if data["status"] == "unknown" else "red")
+    table = Table(show_header=False, title=f"[bold {colour}]{outcome.message}[/]")
+    for key, value in data.items():
+        if value not in (None, "", False) or key == "approved":
+            shown = (
+                value
+                if not isinstance(value, dict)
+                else " ".join(str(v) for v in value.values() if v)
+            )
+            table.add_row(key, str(shown))
+    Console().print(table)
+
+
+def _screen_reader(client: Any, serial: str) -> Any:
+    """On the sandbox, read the virtual terminal's screen for the spinner."""
+    import httpx
+
+    def read() -> str | None:
+        try:
+            answer = httpx.get(f"{client.settings.base_url}/sandbox/terminals/{serial}", timeout=1)
+            return str(answer.json()["screen"]) if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+
+    return read
+
+
+def _run_push(
+    action: Any, *, serial: str, environment: str | None, wait: bool, timeout: float,
+    as_json: bool,
+) -> None:  # fmt: skip
+    import threading
+    import time
+
+    try:
+        with _client(environment) as client:
+            if wait:
+                client.settings.require_receiver()  # before anything reaches the terminal
+            push = action(client)
+            if not wait:
+                if as_json:
+                    typer.echo(json.dumps({"push_id": push.id, "folio_number": push.folio_number}))
+                else:
+                    console.print(
+                        f"[green]Enviado a la terminal / Sent to the terminal[/] "
+                        f"(push {push.id}, folio {push.folio_number})"
+                    )
+                return
+            done: dict[str, Any] = {}
+
+            def waiter() -> None:
+                try:
+                    done["outcome"] = push.wait(timeout)
+                except BaseException as exc:  # re-raised on the main thread
+                    done["error"] = exc
+
+            thread = threading.Thread(target=waiter, daemon=True)
+            thread.start()
+            screen = _screen_reader(client, serial)
+            started = time.monotonic()
+            with console.status("Esperando a la terminal / Waiting for the terminal…") as status:
+                while thread.is_alive():
+                    thread.join(0.4)
+                    text = screen() or "Esperando a la terminal / Waiting for the terminal"
+                    status.update(f"{text}…  {time.monotonic() - started:.0f}s")
+            if "error" in done:
+                raise done["error"]
+            outcome = done["outcome"]
+    except NetPayError as exc:
+        raise _fail(exc) from exc
+    _show_outcome(outcome, as_json)
+    raise typer.Exit(_exit_code(outcome))
+
+
+@app.command()
+def token(
+    environment: EnvironmentOption = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the token itself.")] = False,
+) -> None:
+    """Obtiene un token / Get an access token (shows its expiry, not the token)."""
+    try:
+        with _client(environment) as client:
+            expires = client.token()
+            stored = client.auth._token
+    except NetPayError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]Token válido hasta / valid until[/] {expires.isoformat()}")
+    if show and stored is not None:
+        typer.echo(stored.access_token)
+
+
+@app.command()
+def sale(
+    amount: Annotated[str, typer.Option(help="Amount in pesos, e.g. 1.01.")],
+    serial: Annotated[str, typer.Option(help="Terminal serial number (10 digits).")],
+    store: Annotated[str, typer.Option(help="storeId.")],
+    folio: Annotated[str | None, typer.Option(help="Unique folio (generated if absent).")] = None,
+    msi: Annotated[int | None, typer.Option(help="Months without interest: 3/6/9/12/18.")] = None,
+    smart_accounts: SmartOption = False,
+    no_ticket: NoTicketOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 90.0,
+    as_json: JsonOption = False,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Cobra en la terminal / Charge on the terminal. Exit 0 approved, 1 declined, 2 error."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        console.print(f"[bold red]Error:[/] monto inválido / invalid amount {amount!r}")
+        raise typer.Exit(2) from None
+    _run_push(
+        lambda client: client.sale(
+            serial_number=serial, store_id=store, amount=value, folio_number=folio, msi=msi,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+        ),
+        serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
+    )  # fmt: skip
+
+
+@app.command()
+def reprint(
+    serial: Annotated[str, typer.Option(help="Terminal serial number.")],
+    store: Annotated[str, typer.Option(help="storeId.")],
+    order_id: Annotated[str | None, typer.Option(help="orderId of the sale.")] = None,
+    folio: Annotated[str | None, typer.Option(help="Folio of the sale (status recovery).")] = None,
+    smart_accounts: SmartOption = False,
+    no_ticket: NoTicketOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 90.0,
+    as_json: JsonOption = False,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Reimprime / Reprint by order id, or recover a result by folio."""
+    _run_push(
+        lambda client: client.reprint(
+            serial_number=serial, store_id=store, order_id=order_id, folio_number=folio,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+        ),
+        serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
+    )  # fmt: skip
+
+
+@app.command()
+def cancel(
+    serial: Annotated[str, typer.Option(help="Terminal serial number.")],
+    store: Annotated[str, typer.Option(help="storeId.")],
+    order_id: Annotated[str, typer.Option(help="orderId of the sale to cancel.")],
+    smart_accounts: SmartOption = False,
+    no_ticket: NoTicketOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = 90.0,
+    as_json: JsonOption = False,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Cancela una venta del día (antes de las 20:00) / Cancel today's sale (before 20:00)."""
+    _run_push(
+        lambda client: client.cancel(
+            serial_number=serial, store_id=store, order_id=order_id,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+        ),
+        serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
+    )  # fmt: skip
 
 
 @db_app.command("upgrade")

@@ -171,12 +171,14 @@ class TokenAuth(httpx.Auth):
         """Yield token requests until one works (a refused refresh falls back to password)."""
         refreshing = self._refreshing()
         response = yield self.token_request()
+        response.read()  # overriding the flow means reading bodies ourselves
         try:
             return self.accept(response)
         except Exception:
             if not refreshing:
                 raise
         response = yield self.token_request(fresh=True)
+        response.read()
         return self.accept(response)
 
     # -- the flows --------------------------------------------------------------------------
@@ -189,6 +191,7 @@ class TokenAuth(httpx.Auth):
             if token is None:
                 token = yield from self._renewal()
         response = yield self._sign(request, token)
+        response.read()
         if not is_invalid_token(response):
             return
         with self._sync_lock:
@@ -208,20 +211,24 @@ class TokenAuth(httpx.Auth):
             if token is None:
                 refreshing = self._refreshing()
                 response = yield self.token_request()
+                await response.aread()
                 try:
                     token = self.accept(response)
                 except Exception:
                     if not refreshing:
                         raise
                     response = yield self.token_request(fresh=True)
+                    await response.aread()
                     token = self.accept(response)
         response = yield self._sign(request, token)
+        await response.aread()
         if not is_invalid_token(response):
             return
         async with self._async_lock:
             if self._token is token or self._current() is None:
                 self.forget(token)
                 response = yield self.token_request(fresh=True)
+                await response.aread()
                 token = self.accept(response)
             else:
                 token = self._token or token
@@ -229,4 +236,5 @@ class TokenAuth(httpx.Auth):
 
     def _fresh_login(self) -> Generator[httpx.Request, httpx.Response, StoredToken]:
         response = yield self.token_request(fresh=True)
+        response.read()
         return self.accept(response)
