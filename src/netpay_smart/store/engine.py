@@ -78,12 +78,19 @@ def open_engines(url: str) -> Engines:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        write = create_engine(url, poolclass=NullPool if database == ":memory:" else None)
-        read = create_engine(url)
+        # hide_parameters: an error message must never carry a body (names, signatures).
+        write = create_engine(
+            url, poolclass=NullPool if database == ":memory:" else None, hide_parameters=True
+        )
+        read = create_engine(url, hide_parameters=True)
         for engine, begin in ((write, "BEGIN IMMEDIATE"), (read, "BEGIN")):
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", lambda conn, sql=begin: conn.exec_driver_sql(sql))
         return Engines(url, write, read)
-    write = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
-    read = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    write = create_engine(
+        url, pool_size=2, max_overflow=2, pool_pre_ping=True, hide_parameters=True
+    )
+    read = create_engine(
+        url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
     return Engines(url, write, read)
