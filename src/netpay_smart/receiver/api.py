@@ -4,7 +4,10 @@ reports, pushes (with long-poll) and the live event stream."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import hashlib
 import hmac
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +24,14 @@ from ..store.notify import Hub
 __all__ = ["Api", "json_response"]
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
+SESSION_COOKIE = "nps_session"
+SESSION_SECONDS = 12 * 3600
+CSV_COLUMNS = (
+    "transaction_at", "business_date", "kind", "status", "approved", "amount", "tip_amount",
+    "order_id", "folio_number", "terminal_id", "store_id", "response_code", "message",
+    "cancelled", "reprint_count", "delivery_count", "card_brand", "card_type", "card_last4",
+    "auth_code", "transaction_id", "received_at",
+)  # fmt: skip
 _DONE_STATES = ("completed", "failed", "abandoned", "expired")
 
 
@@ -104,13 +115,35 @@ class Api:
         return guarded
 
     def is_authorised(self, request: Request) -> bool:
+        """A Bearer token, or the dashboard's session cookie."""
         if self._token is None:
             return False
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer":
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(given.strip().encode(), self._token)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return cookie is not None and self.session_valid(cookie)
+
+    # -- dashboard sessions: a signed expiry, no server state ---------------------------------
+
+    def _sign(self, payload: str) -> str:
+        assert self._token is not None
+        return hmac.new(self._token, payload.encode(), hashlib.sha256).hexdigest()
+
+    def new_session(self) -> str:
+        expires = int(self._clock().timestamp() + SESSION_SECONDS)
+        return f"{expires}.{self._sign(f'session:{expires}')}"
+
+    def session_valid(self, value: str) -> bool:
+        expires, _, signature = value.partition(".")
+        if not expires.isdigit() or self._token is None:
             return False
-        return hmac.compare_digest(given.strip().encode(), self._token)
+        good = hmac.compare_digest(signature.encode(), self._sign(f"session:{expires}").encode())
+        return good and int(expires) > self._clock().timestamp()
+
+    def token_matches(self, given: str) -> bool:
+        return self._token is not None and hmac.compare_digest(given.encode(), self._token)
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kw))
@@ -118,6 +151,7 @@ class Api:
     # -- transactions -----------------------------------------------------------------------
 
     async def transactions(self, request: Request) -> Response:
+        """A page of transactions; ``?format=csv`` streams every matching row instead."""
         q = request.query_params
         filters = TransactionFilter(
             store_id=q.get("store_id") or None,
@@ -128,6 +162,14 @@ class Api:
             kind=q.get("kind") or None,
             order_id=q.get("order_id") or None,
         )
+        if q.get("format") == "csv":
+            rows = await self._run(lambda: list(self._store.iter_transactions(filters)))
+            name = f"transacciones-{filters.date or 'todas'}.csv"
+            return Response(
+                _csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": f'attachment; filename="{name}"'},
+            )
         page = await self._run(
             self._store.list_transactions,
             filters,
@@ -161,6 +203,13 @@ class Api:
             _date(request.query_params.get("date")) or self._clock().astimezone(MEXICO_CITY).date()
         )
         return json_response(await self._run(self._store.daily_report, day))
+
+    async def exceptions(self, request: Request) -> Response:
+        from ..wire import MEXICO_CITY
+
+        now = self._clock()
+        day = _date(request.query_params.get("date")) or now.astimezone(MEXICO_CITY).date()
+        return json_response(await self._run(self._store.exceptions, day, now=now))
 
     # -- pushes -----------------------------------------------------------------------------
 
@@ -270,3 +319,16 @@ class Api:
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    """UTF-8 with a byte-order mark, so that Excel shows the accents right."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        card = row.get("card") or {}
+        flat = {**row, "card_brand": card.get("brand"), "card_type": card.get("type"),
+                "card_last4": card.get("last4")}  # fmt: skip
+        writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -18,14 +18,15 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..settings import ReceiverSettings
 from ..store import Store
 from ..store.notify import Hub, listen
-from .api import Api, json_response
+from .api import SESSION_COOKIE, SESSION_SECONDS, Api, json_response
 from .openapi import openapi
 from .ops import Metrics, install_log_redaction
 from .webhook import PREFIX, Webhook
@@ -71,12 +72,18 @@ class Receiver:
             Route("/api/pushes/{push_id}", guard(api.push), methods=["GET"]),
             Route("/api/pushes/{push_id}", guard(api.update_push), methods=["PATCH"]),
             Route("/api/events", guard(api.events)),
+            Route("/api/exceptions", guard(api.exceptions)),
+            Route("/api/session", guard(self.session_info)),
+            Route("/session", self.sign_in, methods=["POST"]),
+            Route("/session/logout", self.sign_out, methods=["POST"]),
+            Mount("/static", StaticFiles(packages=[("netpay_smart.dashboard", "static")])),
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
             Route("/openapi.json", self.openapi_json),
             Route("/", self.dashboard),
         ]
+        self.api = api
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
     def hub(self) -> Hub:
@@ -144,9 +151,73 @@ class Receiver:
     async def openapi_json(self, _request: Request) -> Response:
         return json_response(openapi(__version__))
 
-    async def dashboard(self, _request: Request) -> Response:
+    async def dashboard(self, request: Request) -> Response:
+        """The dashboard's page, in the reader's language (``?lang=``, cookie, Accept-Language)."""
+        lang = _language(request)
         page = resources.files("netpay_smart.dashboard").joinpath("index.html").read_text("utf-8")
-        return HTMLResponse(page)
+        response = HTMLResponse(page.replace("{{lang}}", lang))
+        if request.query_params.get("lang") in ("es", "en"):
+            response.set_cookie("nps_lang", lang, max_age=365 * 86400, samesite="strict")
+        return response
+
+    # -- dashboard sessions -----------------------------------------------------------------
+
+    async def sign_in(self, request: Request) -> Response:
+        """Trade the API token for an http-only session cookie (form or JSON body)."""
+        content_type = request.headers.get("content-type", "")
+        token = ""
+        if content_type.startswith("application/json"):
+            with contextlib.suppress(ValueError, AttributeError):
+                token = str((await request.json()).get("token", ""))
+        else:
+            async with request.form() as form:
+                value = form.get("token")
+                token = value if isinstance(value, str) else ""
+        if not token or not self.api.token_matches(token.strip()):
+            return json_response(
+                {"error": "unauthorized", "message": "token incorrecto / wrong token"}, 401
+            )
+        wants_html = "text/html" in request.headers.get("accept", "")
+        response: Response = (
+            RedirectResponse("/", status_code=303) if wants_html else Response(status_code=204)
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.api.new_session(),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https" or _is_local(request),
+        )
+        return response
+
+    async def sign_out(self, _request: Request) -> Response:
+        response = Response(status_code=204)
+        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+        return response
+
+    async def session_info(self, _request: Request) -> Response:
+        return json_response({"signed_in": True, "version": __version__})
+
+
+def _language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get("nps_lang")
+    if asked in ("es", "en"):
+        return asked
+    accept = request.headers.get("accept-language", "").lower()
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.startswith("en"):
+            return "en"
+        if tag.startswith("es"):
+            return "es"
+    return "es"
+
+
+def _is_local(request: Request) -> bool:
+    """Browsers keep Secure cookies on http://localhost and 127.0.0.1, not elsewhere."""
+    host = (request.url.hostname or "").strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1")
 
 
 def create_app(

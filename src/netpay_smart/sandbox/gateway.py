@@ -34,13 +34,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from .clock import Clock, ManualClock, SystemClock
 from .config import SandboxConfig
@@ -368,7 +370,7 @@ def _check_sale(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _control(sandbox: Sandbox) -> list[Route]:
+def _control(sandbox: Sandbox) -> list[Route | Mount]:
     """``/sandbox/...``: what a test or a demo needs to see and drive the terminals."""
 
     def terminal_or_404(request: Request) -> Terminal:
@@ -464,6 +466,11 @@ def _control(sandbox: Sandbox) -> list[Route]:
     async def deliveries(_request: Request) -> Any:
         return list(sandbox.deliveries)
 
+    async def page(_request: Request) -> Response:
+        """The virtual terminals a person can use in a browser."""
+        html = resources.files("netpay_smart.sandbox").joinpath("static/index.html")
+        return HTMLResponse(html.read_text("utf-8"))
+
     return [
         Route("/terminals", handler(terminals)),
         Route("/terminals/{serial}", handler(terminal)),
@@ -473,6 +480,8 @@ def _control(sandbox: Sandbox) -> list[Route]:
         Route("/terminals/{serial}/faults", handler(faults), methods=["PUT"]),
         Route("/clock", handler(clock), methods=["GET", "POST"]),
         Route("/deliveries", handler(deliveries)),
+        Route("/", page),
+        Mount("/static", StaticFiles(packages=[("netpay_smart.sandbox", "static")])),
     ]
 
 

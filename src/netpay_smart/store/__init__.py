@@ -6,7 +6,7 @@ queries, on SQLite (embedded default) or PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -17,9 +17,11 @@ from .queries import (
     PushRequest,
     TransactionFilter,
     daily_report,
+    exceptions,
     get_push,
     get_transaction,
     get_transaction_by_key,
+    iter_transactions,
     list_deliveries,
     list_transactions,
     register_push,
@@ -111,6 +113,12 @@ class Store:
 
     def daily_report(self, day: date) -> dict[str, Any]:
         return daily_report(self.engines, day)
+
+    def exceptions(self, day: date, *, now: datetime) -> dict[str, Any]:
+        return exceptions(self.engines, day, now=now)
+
+    def iter_transactions(self, filters: TransactionFilter) -> Iterator[dict[str, Any]]:
+        return iter_transactions(self.engines, filters)
 
     def register_push(self, request: PushRequest, *, now: datetime) -> dict[str, Any]:
         return register_push(self.engines, request, now=now)

@@ -8,13 +8,14 @@ terminal sent. Functions are synchronous; the receiver runs them on worker threa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 
 from ..errors import TerminalBusyError
 from ..wire import MEXICO_CITY, decode_object
@@ -25,9 +26,11 @@ __all__ = [
     "PushRequest",
     "TransactionFilter",
     "daily_report",
+    "exceptions",
     "get_push",
     "get_transaction",
     "get_transaction_by_key",
+    "iter_transactions",
     "list_deliveries",
     "list_transactions",
     "money",
@@ -158,7 +161,12 @@ def list_transactions(
 
 
 def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
-    """The sale with this order id (with its cancellation, if any), else the cancellation."""
+    """The sale with this order id (with its cancellation, if any), else the cancellation;
+    failing both, the transaction whose key is ``order_id`` (declines have no order id).
+
+    The answer carries its ``timeline``: the pushes that asked for it and every delivery
+    (duplicates, reprints, conflicts), oldest first.
+    """
     with engines.read.connect() as connection:
         # One row per kind; an approved row wins over a declined one (a refused cancellation).
         rows = {
@@ -170,21 +178,52 @@ def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
             )
         }
         if not rows:
-            return None
+            row = connection.execute(_with_raw().where(transactions.c.key == order_id)).first()
+            if row is None:
+                return None
+            rows = {row.kind: row}
         main = rows.get("sale") or next(iter(rows.values()))
         found = transaction_json(main, main.raw_body)
         cancellation = rows.get("cancellation")
         if cancellation is not None and main is not cancellation:
             found["cancellation"] = transaction_json(cancellation, cancellation.raw_body)
+        keys = [row.key for row in rows.values()]
         found["deliveries"] = [
             _delivery_json(row, with_body=False)
             for row in connection.execute(
                 select(deliveries)
-                .where(deliveries.c.transaction_key.in_([row.key for row in rows.values()]))
+                .where(deliveries.c.transaction_key.in_(keys))
                 .order_by(deliveries.c.id)
             )
         ]
+        push_rows = list(
+            connection.execute(
+                select(pushes)
+                .where(pushes.c.transaction_key.in_(keys))
+                .order_by(pushes.c.created_at)
+            )
+        )
+        found["pushes"] = [_push_json(row, None) for row in push_rows]
+        found["timeline"] = _timeline(found, push_rows)
         return found
+
+
+def _timeline(found: dict[str, Any], push_rows: list[Any]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for row in push_rows:
+        events.append({"at": _iso(row.created_at), "event": f"push_{row.kind}", "id": row.id})
+        if row.completed_at is not None:
+            events.append({"at": _iso(row.completed_at), "event": "push_completed", "id": row.id})
+    for delivery in found["deliveries"]:
+        events.append(
+            {
+                "at": delivery["received_at"],
+                "event": f"delivery_{delivery['outcome']}",
+                "id": delivery["id"],
+                "kind": delivery["kind"],
+            }
+        )
+    return sorted(events, key=lambda e: (e["at"] or "", e["event"]))
 
 
 def get_transaction_by_key(engines: Engines, key: str) -> dict[str, Any] | None:
@@ -257,9 +296,9 @@ class PushRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     exclusive: bool = True
 
 
-def _push_json(row: Any, now: datetime) -> dict[str, Any]:
+def _push_json(row: Any, now: datetime | None) -> dict[str, Any]:
     state = row.state
-    if state in ("registered", "sent") and row.expires_at <= now:
+    if state in ("registered", "sent") and now is not None and row.expires_at <= now:
         state = "expired"
     return {
         "id": row.id,
@@ -428,7 +467,114 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
         "totals": _finish_bucket(overall),
         "by_store": _groups(by_store),
         "by_terminal": _groups(totals(c.terminal_id)),
+        "by_hour": _by_hour(engines, sales),
+        "decline_reasons": _decline_reasons(engines, sales),
     }
+
+
+def _by_hour(engines: Engines, sales: Any) -> list[dict[str, Any]]:
+    """Approved sales per hour of the day (Mexico City), for the volume chart."""
+    c = transactions.c
+    hours = [{"hour": h, "count": 0, "cents": 0} for h in range(24)]
+    query = select(c.transaction_at, c.received_at, c.amount_cents).where(
+        sales, c.approved.is_(True)
+    )
+    with engines.read.connect() as connection:
+        for row in connection.execute(query):
+            moment = row.transaction_at or row.received_at
+            bucket = hours[moment.astimezone(MEXICO_CITY).hour]
+            bucket["count"] += 1
+            bucket["cents"] += row.amount_cents or 0
+    return [{"hour": h["hour"], "count": h["count"], "amount": money(h["cents"])} for h in hours]
+
+
+def _decline_reasons(engines: Engines, sales: Any) -> list[dict[str, Any]]:
+    c = transactions.c
+    query = (
+        select(c.response_code, func.max(c.message).label("message"), func.count().label("n"))
+        .where(sales, c.approved.is_(False))
+        .group_by(c.response_code)
+        .order_by(func.count().desc())
+    )
+    with engines.read.connect() as connection:
+        return [
+            {"code": row.response_code, "message": row.message, "count": row.n}
+            for row in connection.execute(query)
+        ]
+
+
+def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) -> dict[str, Any]:
+    """What needs a person's attention on ``day`` (America/Mexico_City).
+
+    - ``pushes_without_result``: pushed, no result, and past their deadline;
+    - ``results_without_push``: results that match no registered push (only meaningful when
+      every sale goes through the SDK);
+    - ``reversals``: reversed and pending-reversal sales (the card was charged and returned,
+      or will be);
+    - ``conflicts``: a body that disagrees with an earlier one for the same transaction;
+    - ``needs_refund``: sales someone tried to cancel too late (a declined cancellation, or a
+      cancel push with no result): after 20:00 or the next day only a refund returns the money.
+    """
+    c = transactions.c
+    start = datetime.combine(day, datetime.min.time(), MEXICO_CITY)
+    end = start + timedelta(days=1)
+    with engines.read.connect() as connection:
+        stale = [
+            _push_json(row, now)
+            for row in connection.execute(
+                select(pushes)
+                .where(
+                    pushes.c.created_at >= start,
+                    pushes.c.created_at < end,
+                    or_(
+                        pushes.c.state == "expired",
+                        and_(
+                            pushes.c.state.in_(("registered", "sent")), pushes.c.expires_at <= now
+                        ),
+                    ),
+                )
+                .order_by(pushes.c.created_at.desc())
+                .limit(limit)
+            )
+        ]
+
+        def tx(*conditions: Any) -> list[dict[str, Any]]:
+            return [
+                transaction_json(row, row.raw_body)
+                for row in connection.execute(
+                    _with_raw()
+                    .where(c.business_date == day.isoformat(), *conditions)
+                    .order_by(c.id.desc())
+                    .limit(limit)
+                )
+            ]
+
+        unsolicited = tx(c.push_id.is_(None), c.kind == "sale")
+        reversals = tx(c.status.in_(("reversed", "pending_reversal")))
+        conflicts = tx(c.conflict_count > 0)
+        refused_cancels = tx(c.kind == "cancellation", c.approved.is_(False))
+        cancel_pushes = [p for p in stale if p["kind"] == "cancel"]
+    return {
+        "date": day.isoformat(),
+        "pushes_without_result": stale,
+        "results_without_push": unsolicited,
+        "reversals": reversals,
+        "conflicts": conflicts,
+        "needs_refund": {"declined_cancellations": refused_cancels, "cancel_pushes": cancel_pushes},
+    }
+
+
+def iter_transactions(
+    engines: Engines, filters: TransactionFilter, *, batch: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every matching transaction, newest first, in batches (for CSV export)."""
+    cursor: int | None = None
+    while True:
+        page = list_transactions(engines, filters, limit=batch, before_id=cursor)
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return
 
 
 _BUCKETS = ("approved", "cancelled", "declined", "reversed", "other")
