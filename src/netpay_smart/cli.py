@@ -487,6 +487,149 @@ def cancel(
     )  # fmt: skip
 
 
+# -- reports from the database ----------------------------------------------------------------
+
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+
+
+def _store(database_url: str | None) -> Any:
+    from .store import Store
+
+    settings = ReceiverSettings.from_env(database_url=database_url)
+    return Store.open(settings.database_url)
+
+
+def _check_format(value: str) -> str:
+    if value not in ("table", "csv", "json"):
+        console.print("[bold red]Error:[/] --format: table, csv o/or json")
+        raise typer.Exit(2)
+    return value
+
+
+def _parse_day(value: str | None) -> Any:
+    from datetime import date, datetime
+
+    from .wire import MEXICO_CITY
+
+    if value is None:
+        return datetime.now(MEXICO_CITY).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        console.print(f"[bold red]Error:[/] fecha inválida / invalid date {value!r} (AAAA-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def report(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Business day YYYY-MM-DD (default: today, CDMX).")
+    ] = None,
+    output: FormatOption = "table",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Totales del día por store y terminal / The day's totals per store and terminal."""
+    import csv
+
+    from rich.table import Table
+
+    fmt = _check_format(output)
+    day = _parse_day(date_)
+    store = _store(database_url)
+    try:
+        data = store.daily_report(day)
+    finally:
+        store.close()
+    if fmt == "json":
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    groups = [("total", "", data["totals"])]
+    groups += [("store", str(g["id"]), g) for g in data["by_store"]]
+    groups += [("terminal", str(g["id"]), g) for g in data["by_terminal"]]
+    header = ["group", "id", "approved", "approved_amount", "cancelled", "cancelled_amount",
+              "declined", "reversed", "tips", "net"]  # fmt: skip
+
+    def row(group: str, key: str, g: dict[str, Any]) -> list[str]:
+        return [
+            group, key, str(g["approved"]["count"]), g["approved"]["amount"],
+            str(g["cancelled"]["count"]), g["cancelled"]["amount"], str(g["declined"]["count"]),
+            str(g["reversed"]["count"]), g["tips"], g["net"],
+        ]  # fmt: skip
+
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        for group in groups:
+            writer.writerow(row(*group))
+        return
+    table = Table(title=f"Reporte del día / Daily report {data['date']}")
+    for name in header:
+        table.add_column(name, justify="right" if name not in ("group", "id") else "left")
+    for group in groups:
+        table.add_row(*row(*group))
+    Console().print(table)
+
+
+@app.command()
+def transactions(
+    date_: Annotated[str | None, typer.Option("--date", help="Business day YYYY-MM-DD.")] = None,
+    store_id: Annotated[str | None, typer.Option("--store", help="storeId.")] = None,
+    terminal: Annotated[str | None, typer.Option("--terminal", help="Terminal serial.")] = None,
+    status: Annotated[str | None, typer.Option(help="approved, declined, cancelled, ...")] = None,
+    folio: Annotated[str | None, typer.Option(help="Folio number.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 100,
+    output: FormatOption = "table",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Lista transacciones / List transactions."""
+    import csv
+    import itertools
+
+    from rich.table import Table
+
+    from .receiver.api import CSV_COLUMNS
+    from .store import TransactionFilter
+
+    fmt = _check_format(output)
+    day = _parse_day(date_) if date_ else None
+    filters = TransactionFilter(
+        store_id=store_id, terminal_id=terminal, date=day, status=status, folio=folio
+    )
+    store = _store(database_url)
+    try:
+        rows = list(itertools.islice(store.iter_transactions(filters), max(limit, 0)))
+    finally:
+        store.close()
+    if fmt == "json":
+        for item in rows:
+            item.pop("raw", None)
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    flat = [
+        {
+            **item,
+            "card_brand": (item.get("card") or {}).get("brand"),
+            "card_type": (item.get("card") or {}).get("type"),
+            "card_last4": (item.get("card") or {}).get("last4"),
+        }
+        for item in rows
+    ]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        for item in flat:
+            writer.writerow(["" if item.get(c) is None else item.get(c) for c in CSV_COLUMNS])
+        return
+    shown = ("transaction_at", "terminal_id", "store_id", "folio_number", "order_id", "status",
+             "amount")  # fmt: skip
+    table = Table(title=f"Transacciones / Transactions ({len(rows)})")
+    for name in shown:
+        table.add_column(name, justify="right" if name == "amount" else "left")
+    for item in flat:
+        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in shown))
+    Console().print(table)
+
+
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseOption = None) -> None:
     """Aplica las migraciones / Apply the migrations."""
