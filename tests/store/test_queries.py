@@ -215,7 +215,14 @@ def test_daily_report_of_empty_day_is_all_zero(store: Store) -> None:
 
     report = store.daily_report(DAY)
 
-    assert report == {"date": "2024-03-05", "totals": _bucket(), "by_store": [], "by_terminal": []}
+    assert report == {
+        "date": "2024-03-05",
+        "totals": _bucket(),
+        "by_store": [],
+        "by_terminal": [],
+        "by_hour": [{"hour": h, "count": 0, "amount": "0.00"} for h in range(24)],
+        "decline_reasons": [],
+    }
 
 
 def _deliver_fixture_day(store: Store) -> None:
@@ -279,6 +286,19 @@ def test_daily_report_totals_per_store_and_terminal(store: Store) -> None:
         reversed_=(1, "70.00"),
         tips="35.00",
     )
+
+
+def test_daily_report_volume_by_hour_and_decline_reasons(store: Store) -> None:
+    """Approved sales per CDMX hour, and declines grouped by code, over the fixture day."""
+    _deliver_fixture_day(store)
+
+    report = store.daily_report(DAY)
+
+    hours = {h["hour"]: (h["count"], h["amount"]) for h in report["by_hour"] if h["count"]}
+    # A1, A2, A3, A5 at 13:14 CDMX (A4 cancelled and A6 reversed are not volume); L1 at 23:30.
+    assert hours == {13: (4, "500.49"), 23: (1, "25.00")}
+    reasons = sorted((r["code"], r["count"]) for r in report["decline_reasons"])
+    assert reasons == [("02", 1), ("05", 1), ("51", 1)]
 
 
 def test_daily_report_fixture_rows_are_as_expected(store: Store) -> None:

@@ -184,6 +184,7 @@ def _row_values(
         "transaction_id": _cut(result.transaction_id, 64),
         "transaction_at": result.transaction_at,
         "business_date": _business_date(result.transaction_at or now),
+        "business_hour": (result.transaction_at or now).astimezone(MEXICO_CITY).hour,
         "traceability": msgspec.json.encode(result.traceability).decode(),
         "push_id": _cut(result.push_id, 64),
         "content_hash": digest,

@@ -475,17 +475,21 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
 def _by_hour(engines: Engines, sales: Any) -> list[dict[str, Any]]:
     """Approved sales per hour of the day (Mexico City), for the volume chart."""
     c = transactions.c
-    hours = [{"hour": h, "count": 0, "cents": 0} for h in range(24)]
-    query = select(c.transaction_at, c.received_at, c.amount_cents).where(
-        sales, c.approved.is_(True)
+    query = (
+        select(
+            c.business_hour,
+            func.count().label("n"),
+            func.coalesce(func.sum(c.amount_cents), 0).label("cents"),
+        )
+        .where(sales, c.status == "approved")
+        .group_by(c.business_hour)
     )
     with engines.read.connect() as connection:
-        for row in connection.execute(query):
-            moment = row.transaction_at or row.received_at
-            bucket = hours[moment.astimezone(MEXICO_CITY).hour]
-            bucket["count"] += 1
-            bucket["cents"] += row.amount_cents or 0
-    return [{"hour": h["hour"], "count": h["count"], "amount": money(h["cents"])} for h in hours]
+        found = {row.business_hour: (row.n, row.cents) for row in connection.execute(query)}
+    return [
+        {"hour": h, "count": found.get(h, (0, 0))[0], "amount": money(found.get(h, (0, 0))[1])}
+        for h in range(24)
+    ]
 
 
 def _decline_reasons(engines: Engines, sales: Any) -> list[dict[str, Any]]:

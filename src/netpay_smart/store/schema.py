@@ -119,6 +119,7 @@ transactions = Table(
     Column("transaction_id", String(64)),
     Column("transaction_at", UTCDateTime),
     Column("business_date", String(10)),  # YYYY-MM-DD in America/Mexico_City
+    Column("business_hour", Integer),  # 0-23 in America/Mexico_City, for hourly volume
     Column("traceability", Text),  # JSON
     Column("push_id", String(64)),
     Column("source", String(20), nullable=False),  # result | reprint (row built from a reprint)

@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("transaction_id", sa.String(length=64), nullable=True),
         sa.Column("transaction_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("business_date", sa.String(length=10), nullable=True),
+        sa.Column("business_hour", sa.Integer(), nullable=True),
         sa.Column("traceability", sa.Text(), nullable=True),
         sa.Column("push_id", sa.String(length=64), nullable=True),
         sa.Column("source", sa.String(length=20), nullable=False),
