@@ -74,9 +74,15 @@ def serve(
     except NetPayError as exc:
         raise _fail(exc) from exc
     base = f"http://{host}:{port}"
+    # A secret the operator chose stays out of the output (logs collect it); a generated one
+    # must be shown, or nobody could configure the terminal.
+    secret = (
+        settings.webhook_secrets[0]
+        if "NETPAY_WEBHOOK_SECRET" in settings.generated
+        else "$NETPAY_WEBHOOK_SECRET"
+    )
     lines = [
-        f"Webhook (configúrelo en la terminal / set it on the terminal): "
-        f"{base}/webhook/{settings.webhook_secrets[0]}",
+        f"Webhook (configúrelo en la terminal / set it on the terminal): {base}/webhook/{secret}",
         f"Panel / Dashboard: {base}/",
         f"Base de datos / Database: {receiver.store.engines.write.url.render_as_string()}",
     ]

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import hmac
 import io
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -250,9 +251,12 @@ class Api:
         raw_wait = request.query_params.get("wait")
         if raw_wait:
             try:
-                wait = min(max(float(raw_wait), 0.0), self._long_poll_max)
+                wait = float(raw_wait)
             except ValueError:
+                wait = math.nan
+            if not math.isfinite(wait):
                 return problem(400, "bad_request", "wait must be a number of seconds")
+            wait = min(max(wait, 0.0), self._long_poll_max)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         hub = self._hub()

@@ -269,6 +269,44 @@ def openapi(version: str) -> dict[str, Any]:
                     "responses": {"200": {"description": "text/event-stream"}, **_401},
                 }
             },
+            "/api/exceptions": {
+                "get": {
+                    "summary": "What needs attention on a day: pushes without result, results "
+                    "without push, reversals, conflicts, late cancellations",
+                    "parameters": [_q("date", {"type": "string", "format": "date"}, "day")],
+                    "responses": {"200": _json({"type": "object"}, "the queue"), **_400, **_401},
+                }
+            },
+            "/api/session": {
+                "get": {
+                    "summary": "Whether the caller is signed in (dashboard)",
+                    "responses": {"200": _json({"type": "object"}, "signed in"), **_401},
+                }
+            },
+            "/session": {
+                "post": {
+                    "summary": "Trade the API token for the dashboard's session cookie",
+                    "security": [],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["token"],
+                                    "properties": {"token": {"type": "string"}},
+                                }
+                            }
+                        }
+                    },
+                    "responses": {
+                        "204": {"description": "signed in; cookie set"},
+                        "401": _json(_error, "wrong token"),
+                    },
+                }
+            },
+            "/session/logout": {
+                "post": {"security": [], "responses": {"204": {"description": "signed out"}}}
+            },
             "/healthz": {"get": {"security": [], "responses": {"200": {"description": "alive"}}}},
             "/readyz": {
                 "get": {

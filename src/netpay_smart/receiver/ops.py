@@ -91,7 +91,9 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-_SECRET_IN_PATH = re.compile(r"(/webhook/)[^/?\s\"]+")
+# Everything after /webhook/ up to the query or the end of the path: a secret configured with
+# a doubled slash ("/webhook//s3cret") is hidden too.
+_SECRET_IN_PATH = re.compile(r"(/webhook/)[^?\s\"]*")
 
 
 class RedactWebhookSecret(logging.Filter):

@@ -94,17 +94,16 @@ class Webhook:
         chunks: list[bytes] = []
         size = 0
         too_large = False
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self._limit:
-                too_large = True
-        while not too_large:
+        while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the terminal gave up before sending everything: nothing to keep
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._limit:
+                # Keep the first bytes for the record, without a card number cut in two.
                 chunks.append(chunk[: len(chunk) - (size - self._limit)])
+                chunks = [b"".join(chunks).rstrip(b"0123456789")]
                 too_large = True
                 break
             chunks.append(chunk)

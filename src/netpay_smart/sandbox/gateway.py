@@ -424,7 +424,7 @@ def _control(sandbox: Sandbox) -> list[Route | Mount]:
         value = (await body_of(request)).get("mode")
         if value not in ("auto", "manual"):
             raise ValueError("mode must be auto or manual")
-        found.mode = value
+        found.set_mode(value, sandbox.clock.now())
         return found.snapshot()
 
     async def action(request: Request) -> Any:

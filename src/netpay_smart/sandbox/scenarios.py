@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-__all__ = ["CARDS", "SCENARIOS", "Card", "Scenario", "scenario_for"]
+__all__ = ["CARDS", "DECLINE_MESSAGES", "SCENARIOS", "Card", "Scenario", "scenario_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class Scenario:
     offline: bool = False
 
 
-_DECLINES = {
+DECLINE_MESSAGES: Final = {
     "05": "Error de conexión",
     "13": "TRANSACCION NO PERMITIDA",
     "14": "TARJETA INVALIDA",
@@ -102,7 +102,7 @@ SCENARIOS: Final[dict[Decimal, Scenario]] = {
     ),
     **{
         Decimal(f"0.{code}"): Scenario(f"declined_{code}", code=code, message=message)
-        for code, message in _DECLINES.items()
+        for code, message in DECLINE_MESSAGES.items()
     },
     Decimal("0.70"): Scenario("reversed", code="05", message="Error de conexión", reversal="RV"),
     Decimal("0.71"): Scenario(

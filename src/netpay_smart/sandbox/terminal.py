@@ -29,7 +29,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from .config import TerminalConfig
-from .scenarios import CARDS, Card, Scenario, scenario_for
+from .scenarios import CARDS, DECLINE_MESSAGES, Card, Scenario, scenario_for
 
 __all__ = ["Delivery", "Faults", "JournalEntry", "State", "Terminal"]
 
@@ -163,6 +163,8 @@ class Terminal:
         self._held: Delivery | None = None
         self._failed: Delivery | None = None
         self._last_order_at: datetime | None = None
+        self._waiting_for: Literal["card", "timeout"] = "card"
+        self.last_result: dict[str, Any] | None = None
         self._note(now, "encendida / powered on")
 
     # -- what the outside sees --------------------------------------------------------------
@@ -197,6 +199,8 @@ class Terminal:
                 "scenario": self._op.scenario.name,
             },
             "journal": len(self.journal),
+            "retry_pending": self._failed is not None,
+            "last_result": self.last_result,
             "log": [(t.isoformat(), text) for t, text in list(self.log)[-20:]],
         }
 
@@ -277,15 +281,39 @@ class Terminal:
         if kind == "sale":
             self.state = State.WAITING_CARD
             self._show(now, f"Esperando tarjeta / Waiting for card  ${amount:.2f}")
-            if scenario.no_card or self.mode == "manual":
-                self._deadline = now + timedelta(seconds=self.config.timeout)
-            else:
-                self._deadline = now + timedelta(seconds=self.config.card_delay)
+            self._wait_for_card(now)
         else:
             self.state = State.AUTHORISING
             self._show(now, "Procesando / Processing")
             self._deadline = now + timedelta(seconds=self.config.auth_delay)
         return "accepted"
+
+    def _wait_for_card(self, now: datetime) -> None:
+        """In auto mode the card comes after ``card_delay``; in manual mode (or with no card)
+        the terminal gives up after ``timeout``, counted from the push."""
+        op = self._op
+        assert op is not None
+        if op.scenario.no_card or self.mode == "manual":
+            self._waiting_for = "timeout"
+            self._deadline = op.started + timedelta(seconds=self.config.timeout)
+        else:
+            self._waiting_for = "card"
+            self._deadline = max(op.started + timedelta(seconds=self.config.card_delay), now)
+
+    def set_mode(self, mode: Literal["auto", "manual"], now: datetime) -> None:
+        """Switch between a person and the scenario table, even in the middle of a sale."""
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self._note(now, f"modo / mode: {mode}")
+        op = self._op
+        if op is None or op.kind != "sale":
+            return
+        if self.state is State.WAITING_CARD:
+            self._wait_for_card(now)
+        elif self.state in (State.PIN, State.SIGNATURE, State.AUTHORISING):
+            # Manual: wait for the person. Auto: go on from here.
+            self._deadline = None if mode == "manual" else now
 
     def act(self, action: str, now: datetime, **options: Any) -> None:
         """A person at the terminal (manual mode, or to cancel in auto mode)."""
@@ -313,7 +341,10 @@ class Terminal:
             pin = op.card.pin if verification is None else verification == "pin"
             self.state = State.PIN if pin else State.SIGNATURE
             self._show(now, "Ingrese su NIP" if pin else "Ingrese su firma")
-            self._deadline = None  # a person enters the PIN or signs
+            # In manual mode a person enters the PIN or signs; in auto mode the flow goes on.
+            self._deadline = (
+                None if self.mode == "manual" else now + timedelta(seconds=self.config.pin_delay)
+            )
             return
         if action in ("pin", "sign") and self.state in (State.PIN, State.SIGNATURE):
             self.state = State.AUTHORISING
@@ -321,7 +352,10 @@ class Terminal:
             self._deadline = None if self.mode == "manual" else now
             return
         if action in ("approve", "decline") and self.state is State.AUTHORISING:
-            op.manual_code = "00" if action == "approve" else str(options.get("code") or "51")
+            code = "00" if action == "approve" else str(options.get("code") or "51")
+            if code != "00" and code not in DECLINE_MESSAGES:
+                raise ValueError(f"decline code must be one of {', '.join(DECLINE_MESSAGES)}")
+            op.manual_code = code
             self._deadline = now
             return
         raise ValueError(f"cannot {action} while the terminal is {self.state}")
@@ -379,8 +413,7 @@ class Terminal:
         op = self._op
         assert op is not None
         if self.state is State.WAITING_CARD:
-            timed_out = op.scenario.no_card or self.mode == "manual"
-            if timed_out or op.scenario.user_cancels:
+            if self._waiting_for == "timeout" or op.scenario.user_cancels:
                 self._finish_sale(now, code="02", message="Cancelado por el Usuario")
                 return
             op.card = CARDS[op.scenario.card]
@@ -416,7 +449,7 @@ class Terminal:
         code, message = op.scenario.code, op.scenario.message
         if op.manual_code is not None:
             code = op.manual_code
-            message = "Transacción exitosa" if code == "00" else "TRANSACCION RECHAZADA"
+            message = "Transacción exitosa" if code == "00" else DECLINE_MESSAGES[code]
         elif self.mode == "manual":  # authorising waits for approve / decline
             self._deadline = None
             return
@@ -466,6 +499,14 @@ class Terminal:
         self._queue(result, op.faults, now)
 
     def _queue(self, result: dict[str, Any], faults: Faults, now: datetime) -> None:
+        self.last_result = {
+            "kind": _kind_of(result),
+            "response_code": result.get("responseCode"),
+            "amount": result.get("amount"),
+            "folio": result.get("folioNumber"),
+            "order_id": result.get("orderId"),
+            "message": result.get("message"),
+        }
         if self.response_url is None:
             self._show(now, "Sin URL de respuesta / no response URL configured")
             self.state = State.IDLE
@@ -658,6 +699,12 @@ class Terminal:
         self._print_then_deliver(now, result)
 
     _pending_result: dict[str, Any]
+
+
+def _kind_of(result: dict[str, Any]) -> str:
+    if result.get("isRePrint") is True:
+        return "reprint"
+    return "cancellation" if result.get("transType") == "V" else "sale"
 
 
 def _dump(body: dict[str, Any]) -> bytes:

@@ -1,0 +1,154 @@
+"""``netpay-smart serve`` as a user runs it: refusals, generated secrets, redacted access logs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .helpers import ACK, SECRET, TOKEN, sale_body, serve_env, serve_process, wait_until
+
+SERVE = [sys.executable, "-m", "netpay_smart", "serve"]
+
+
+def _run_to_exit(
+    tmp_path: Path, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SERVE, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "NETPAY_WEBHOOK_SECRET and NETPAY_API_TOKEN"),
+        ({"NETPAY_WEBHOOK_SECRET": SECRET}, "NETPAY_API_TOKEN"),
+        ({"NETPAY_API_TOKEN": TOKEN}, "NETPAY_WEBHOOK_SECRET"),
+    ],
+    ids=["neither", "no-token", "no-secret"],
+)
+def test_serve_refuses_a_public_address_without_secrets(
+    tmp_path: Path, given: dict[str, str], missing: str
+) -> None:
+    """On 0.0.0.0 without the secret or the token, serve exits 2 naming what is missing."""
+    database = tmp_path / "refused.sqlite3"
+    done = _run_to_exit(
+        tmp_path,
+        "--host",
+        "0.0.0.0",  # noqa: S104 - the point of the test
+        "--port",
+        "1",
+        "--database-url",
+        f"sqlite:///{database}",
+        env=serve_env(**given),
+    )
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"refusing to listen on 0.0.0.0 without {missing}" in message
+    assert "listen on 127.0.0.1" in message  # the hint says how to try it anyway
+    assert "Traceback" not in done.stderr
+    assert not database.exists()  # refused before touching anything
+
+
+def test_serve_on_loopback_generates_secrets_and_prints_the_webhook_url(tmp_path: Path) -> None:
+    """On 127.0.0.1 with no secrets, serve starts, prints the URL and token, and both work."""
+    database = tmp_path / "loopback.sqlite3"
+    with serve_process(tmp_path, "--database-url", f"sqlite:///{database}", env=serve_env()) as s:
+        s.wait_ready()
+        banner = s.stderr()
+        urls = re.findall(r"(http://127\.0\.0\.1:\d+/webhook/[A-Za-z0-9_-]+)", banner)
+        tokens = re.findall(r"API token \(generated\): (\S+)", banner)
+        assert len(urls) == 1, banner
+        assert len(tokens) == 1, banner
+        assert "NETPAY_WEBHOOK_SECRET" in banner  # tells the user how to keep them
+        assert urls[0].startswith(s.base + "/webhook/")
+        assert len(urls[0].rsplit("/", 1)[1]) >= 16
+        with httpx.Client(timeout=10) as client:
+            answer = client.post(urls[0], content=sale_body("cli-1"))
+            assert (answer.status_code, answer.content) == (200, ACK)
+            api = {"authorization": f"Bearer {tokens[0]}"}
+            assert client.get(f"{s.base}/api/transactions").status_code == 401
+            found = wait_until(
+                lambda: client.get(f"{s.base}/api/transactions/cli-1", headers=api),
+                lambda answer: answer.status_code == 200,
+                what="the result behind the generated token",
+            )
+            assert found.json()["amount"] == "200.00"
+        s.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Access-log redaction
+# --------------------------------------------------------------------------------------------
+
+NEAR_MISS = SECRET[:-1] + "X"
+
+
+@pytest.fixture(scope="module")
+def access_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One ``serve`` run that receives every kind of webhook request; (stdout, stderr)."""
+    tmp_path = tmp_path_factory.mktemp("access-log")
+    env = serve_env(NETPAY_WEBHOOK_SECRET=SECRET, NETPAY_API_TOKEN=TOKEN)
+    database = f"sqlite:///{tmp_path / 'logs.sqlite3'}"
+    with serve_process(tmp_path, "--database-url", database, env=env) as served:
+        served.wait_ready()
+        with httpx.Client(base_url=served.base, timeout=10) as client:
+            statuses = [
+                client.post(f"/webhook/{SECRET}", content=sale_body("log-1")).status_code,
+                client.post(f"/webhook/{SECRET}/", content=sale_body("log-2")).status_code,
+                client.post(f"/webhook/{SECRET}?retry=1", content=sale_body("log-3")).status_code,
+                client.post(f"/webhook/{SECRET}", content=b"not json").status_code,
+                client.get(f"/webhook/{SECRET}").status_code,
+                client.post(f"/webhook/{NEAR_MISS}", content=b"{}").status_code,
+                # a terminal configured with a doubled slash in its response URL
+                client.post(f"/webhook//{SECRET}", content=b"{}").status_code,
+            ]
+        assert statuses == [200, 200, 200, 400, 405, 404, 404]
+        served.stop()
+        yield served.stdout(), served.stderr()
+
+
+def _access_lines(logs: tuple[str, str]) -> list[str]:
+    return [line for text in logs for line in text.splitlines() if " /webhook/" in line]
+
+
+def _after_startup(stderr: str) -> str:
+    """What the server logged once running: the start-up banner prints the URL on purpose."""
+    marker = "Application startup complete."
+    assert marker in stderr
+    return stderr.split(marker, 1)[1]
+
+
+def test_access_log_never_shows_the_webhook_secret(access_logs: tuple[str, str]) -> None:
+    """Access-log lines show ``/webhook/***`` for good, bad, and wrong-secret requests alike."""
+    stdout, stderr = access_logs
+    lines = _access_lines(access_logs)
+    assert len(lines) == 7, lines  # the doubled-slash request included
+    for line in lines:
+        assert "/webhook/***" in line
+        assert SECRET not in line
+        assert NEAR_MISS not in line
+    statuses = sorted(int(m) for m in re.findall(r'HTTP/1\.1" (\d{3})', "\n".join(lines)))
+    assert statuses == [200, 200, 200, 400, 404, 404, 405]
+    assert SECRET not in _after_startup(stderr)
+    assert "?retry=1" in stdout  # the query string is still logged
+
+
+def test_access_log_hides_the_secret_after_a_doubled_slash(access_logs: tuple[str, str]) -> None:
+    """``/webhook//<secret>`` (a doubled slash in the terminal's URL) is logged without it."""
+    stdout, stderr = access_logs
+    assert not [line for line in _access_lines(access_logs) if "/webhook//" in line]
+    assert SECRET not in stdout
+    assert SECRET not in _after_startup(stderr)
