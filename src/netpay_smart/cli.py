@@ -60,6 +60,7 @@ def serve(
     max_body_size: Annotated[
         int | None, typer.Option(help="Largest webhook body in bytes (default 65536).")
     ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request (secrets redacted).")] = True,
 ) -> None:
     """Recibe los resultados de las terminales / Receive the terminals' results."""
     import uvicorn
@@ -99,6 +100,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        access_log=access_log,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=30,
     )

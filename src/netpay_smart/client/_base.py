@@ -210,7 +210,9 @@ def check_store(settings: ClientSettings, serial: str, store_id: str, smart: boo
 
 def new_folio(now: datetime) -> str:
     """A unique folio (NetPay needs one per attempt, at most 250 characters)."""
-    return f"NPS{now.astimezone(MEXICO_CITY):%y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+    # The dash keeps the digit runs short: 13+ digits could pass the Luhn check and be masked
+    # as a card number by the receiver.
+    return f"NPS{now.astimezone(MEXICO_CITY):%y%m%d%H%M%S}-{secrets.token_hex(4).upper()}"
 
 
 def new_push_id() -> str:

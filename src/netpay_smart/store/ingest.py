@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import PayloadError
@@ -198,26 +198,65 @@ def _same_terminal(column: Any, terminal_id: str | None) -> list[Any]:
     return [or_(column == terminal_id, column.is_(None))]
 
 
+# Statements used for every delivery are built once: building a SQLAlchemy expression costs
+# more than running it on SQLite.
+_T = transactions.c
+_SELECT_TX = select(transactions).where(_T.key == bindparam("k"))
+_INSERT_TX = insert(transactions)
+_BUMPS = {
+    frozenset(names): update(transactions)
+    .where(_T.key == bindparam("k"))
+    .values({name: _T[name] + 1 for name in names})
+    for names in (
+        ("delivery_count",),
+        ("delivery_count", "conflict_count"),
+        ("delivery_count", "reprint_count"),
+    )
+}
+_EARLIER_SAME_BODY = (
+    select(deliveries.c.transaction_key)
+    .where(
+        deliveries.c.content_hash == bindparam("h"),
+        deliveries.c.id != bindparam("d"),
+        deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
+    )
+    .limit(1)
+)
+_ANY_OPEN_PUSH = select(pushes.c.id).where(pushes.c.state.in_(_OPEN_STATES)).limit(1)
+_FINISH = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("d"))
+    .values(
+        outcome=bindparam("p_outcome"),
+        kind=bindparam("p_kind"),
+        transaction_key=bindparam("p_key"),
+        push_id=bindparam("p_push"),
+        processed_at=bindparam("p_at"),
+        content_hash=bindparam("p_hash"),
+        problems=bindparam("p_problems"),
+        # Keep the error the edge recorded (too_large) unless processing has its own.
+        error=func.coalesce(bindparam("p_error"), deliveries.c.error),
+    )
+)
+
+
 def _select_tx(connection: Connection, key: str) -> Any:
-    return connection.execute(select(transactions).where(transactions.c.key == key)).first()
+    return connection.execute(_SELECT_TX, {"k": key}).first()
 
 
 def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
     """Insert unless another writer (another replica) just did: returns False then."""
     try:
         with connection.begin_nested():
-            connection.execute(insert(transactions).values(**values))
+            connection.execute(_INSERT_TX, values)
     except IntegrityError:
         return False
     return True
 
 
-def _bump(connection: Connection, key: str, **counters: int) -> None:
-    connection.execute(
-        update(transactions)
-        .where(transactions.c.key == key)
-        .values({name: transactions.c[name] + by for name, by in counters.items()})
-    )
+def _bump(connection: Connection, key: str, *counters: str) -> None:
+    """Add one to each of ``counters`` on the transaction ``key``."""
+    connection.execute(_BUMPS[frozenset(counters)], {"k": key})
 
 
 def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -> None:
@@ -228,17 +267,12 @@ def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -
     )
 
 
+_CANCELLATION_APPROVED = select(exists().where(_T.key == bindparam("k"), _T.approved.is_(True)))
+
+
 def _cancellation_approved(connection: Connection, order_id: str) -> bool:
-    return bool(
-        connection.execute(
-            select(
-                exists().where(
-                    transactions.c.key == _key(str(Kind.CANCELLATION), order_id),
-                    transactions.c.approved.is_(True),
-                )
-            )
-        ).scalar()
-    )
+    key = _key(str(Kind.CANCELLATION), order_id)
+    return bool(connection.execute(_CANCELLATION_APPROVED, {"k": key}).scalar())
 
 
 def _apply_result(
@@ -296,7 +330,7 @@ def _apply_result(
         existing = _select_tx(connection, key)
         assert existing is not None
     if existing.content_hash == digest:
-        _bump(connection, key, delivery_count=1)
+        _bump(connection, key, "delivery_count")
         return "duplicate", key
     if existing.source == "reprint":
         # The row was built from a reprint; this is the original result: fill it in, but keep
@@ -310,9 +344,9 @@ def _apply_result(
             updated_at=now,
         )
         connection.execute(update(transactions).where(transactions.c.key == key).values(values))
-        _bump(connection, key, delivery_count=1)
+        _bump(connection, key, "delivery_count")
         return "new", key
-    _bump(connection, key, delivery_count=1, conflict_count=1)
+    _bump(connection, key, "delivery_count", "conflict_count")
     return "conflict", key
 
 
@@ -377,7 +411,7 @@ def _apply_reprint(
             updated_at=now,
         )
     )
-    _bump(connection, key, reprint_count=1, delivery_count=1)
+    _bump(connection, key, "delivery_count", "reprint_count")
     return "reprint", key
 
 
@@ -391,6 +425,8 @@ def _complete_pushes(
 ) -> list[str]:
     """Match a result to the pushes it answers: by our id in traceability, then by folio, then
     by terminal and time. Returns the ids of the pushes it completed."""
+    if connection.execute(_ANY_OPEN_PUSH).first() is None:
+        return []  # nothing is waiting (the usual case without the SDK): no matching to do
     result = normalised.result
     kind = normalised.kind
     push_kind = {Kind.SALE: "sale", Kind.CANCELLATION: "cancel", Kind.REPRINT: "reprint"}[kind]
@@ -463,18 +499,28 @@ def _complete_pushes(
     return sorted(candidates)
 
 
-def _finish(connection: Connection, applied: Applied, now: datetime, **columns: Any) -> Applied:
+def _finish(
+    connection: Connection,
+    applied: Applied,
+    now: datetime,
+    *,
+    content_hash: str | None = None,
+    problems: str | None = None,
+    error: str | None = None,
+) -> Applied:
     connection.execute(
-        update(deliveries)
-        .where(deliveries.c.id == applied.delivery_id)
-        .values(
-            outcome=applied.outcome,
-            kind=applied.kind,
-            transaction_key=applied.transaction_key,
-            push_id=applied.push_ids[0] if applied.push_ids else None,
-            processed_at=now,
-            **columns,
-        )
+        _FINISH,
+        {
+            "d": applied.delivery_id,
+            "p_outcome": applied.outcome,
+            "p_kind": applied.kind,
+            "p_key": applied.transaction_key,
+            "p_push": applied.push_ids[0] if applied.push_ids else None,
+            "p_at": now,
+            "p_hash": content_hash,
+            "p_problems": problems,
+            "p_error": error,
+        },
     )
     return applied
 
@@ -511,27 +557,19 @@ def process(
         status=str(normalised.status),
         problems=len(normalised.problems),
     )
-    columns: dict[str, Any] = {"content_hash": digest, "problems": problems}
+    columns: dict[str, Any] = {"content_hash": digest, "problems": problems}  # for _finish
     if normalised.kind is Kind.PROBE:
         applied.outcome = "probe"
         return _finish(connection, applied, now, **columns)
     if normalised.kind is Kind.UNKNOWN:
         applied.outcome = "unrecognised"
         return _finish(connection, applied, now, **columns)
-    earlier = connection.execute(
-        select(deliveries.c.transaction_key)
-        .where(
-            deliveries.c.content_hash == digest,
-            deliveries.c.id != delivery_id,
-            deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
-        )
-        .limit(1)
-    ).first()
+    earlier = connection.execute(_EARLIER_SAME_BODY, {"h": digest, "d": delivery_id}).first()
     if earlier is not None:
         applied.outcome = "duplicate"
         applied.transaction_key = earlier.transaction_key
         if earlier.transaction_key:
-            _bump(connection, earlier.transaction_key, delivery_count=1)
+            _bump(connection, earlier.transaction_key, "delivery_count")
         return _finish(connection, applied, now, **columns)
     if normalised.kind is Kind.REPRINT:
         outcome, key = _apply_reprint(

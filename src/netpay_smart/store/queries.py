@@ -181,6 +181,8 @@ def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
             row = connection.execute(_with_raw().where(transactions.c.key == order_id)).first()
             if row is None:
                 return None
+            if row.order_id:  # a key of a sale with an order id: show it with its cancellation
+                return get_transaction(engines, row.order_id)
             rows = {row.kind: row}
         main = rows.get("sale") or next(iter(rows.values()))
         found = transaction_json(main, main.raw_body)

@@ -2,9 +2,13 @@
 
 Every webhook request hands its body to :meth:`Writer.write` and awaits the commit. The thread
 takes whatever has queued up (up to ``batch_max``), inserts it in one transaction, commits
-(one fsync for the whole batch), wakes the waiting requests so they can answer "Recibido", and
-only then processes the batch. Under load, batches grow and throughput follows; when idle,
-a lone body is committed at once.
+(one fsync for the whole batch) and wakes the waiting requests so they can answer "Recibido".
+Under load, batches grow and throughput follows; when idle, a lone body is committed at once.
+
+Processing (normalising, deduplicating, matching pushes) comes second: the thread does it
+whenever no body is waiting to be stored, ``process_max`` deliveries per transaction. A burst
+is acknowledged at the speed of the disk and processed right after; a crash in between leaves
+deliveries ``pending``, and :meth:`Writer.start` processes them before taking new ones.
 
 One thread owns the write connection, so SQLite never sees two writers from this process and
 the event loop never blocks on disk.
@@ -17,7 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +44,10 @@ class _Job:
     item: Incoming
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[int]
-    delivery_id: int | None = field(default=None)
+
+
+# (delivery id, body, decoded body, edge error): what processing needs of a stored delivery.
+_Work = tuple[int, bytes, dict[str, Any] | None, str | None]
 
 
 def _settle(future: asyncio.Future[int], value: int | BaseException) -> None:
@@ -64,6 +71,7 @@ class Writer:
         *,
         on_applied: Callable[[list[Applied]], None] | None = None,
         batch_max: int = 256,
+        process_max: int = 64,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engines = engines
@@ -72,8 +80,11 @@ class Writer:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._backlog: list[_Work] = []
+        self._process_max = process_max
         self.batches = 0
         self.committed = 0
+        self.processed = 0
 
     def start(self) -> None:
         """Recover deliveries a crash left unprocessed, then start taking writes."""
@@ -111,12 +122,20 @@ class Writer:
             self._notify(applied)
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
+        while True:
+            if self._backlog:
+                # Acknowledgements first: process only while no body is waiting to be stored.
+                try:
+                    first = self._queue.get_nowait()
+                except queue.Empty:
+                    self._process(self._take_backlog())
+                    continue
+            else:
+                first = self._queue.get()
             if first is _STOP:
                 break
             jobs: list[_Job] = [first]
+            stopping = False
             while len(jobs) < self._batch_max:
                 try:
                     nxt = self._queue.get_nowait()
@@ -127,13 +146,23 @@ class Writer:
                     break
                 jobs.append(nxt)
             self._commit(jobs)
+            if stopping:
+                break
+        while self._backlog:  # stopping: finish what was acknowledged
+            self._process(self._take_backlog())
+
+    def _take_backlog(self) -> list[_Work]:
+        chunk = self._backlog[: self._process_max]
+        del self._backlog[: self._process_max]
+        return chunk
 
     def _commit(self, jobs: list[_Job]) -> None:
+        """Store a batch in one transaction, then let every request answer."""
         try:
             with self._engines.write.begin() as connection:
                 ids = insert_deliveries(connection, [job.item for job in jobs])
         except Exception as exc:
-            log.error("could not store %d deliveries: %s", len(jobs), exc)
+            log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
             error = StoreUnavailableError(str(exc))
             for job in jobs:
                 job.loop.call_soon_threadsafe(_settle, job.future, error)
@@ -141,28 +170,23 @@ class Writer:
         self.batches += 1
         self.committed += len(jobs)
         for job, delivery_id in zip(jobs, ids, strict=True):
-            job.delivery_id = delivery_id
             job.loop.call_soon_threadsafe(_settle, job.future, delivery_id)
+            self._backlog.append((delivery_id, job.item.body, job.item.decoded, job.item.error))
+
+    def _process(self, work: list[_Work]) -> None:
+        """Apply committed deliveries; a failure leaves them pending for the next start."""
         try:
             with self._engines.write.begin() as connection:
-                applied = process_many(
-                    connection,
-                    [
-                        (job.delivery_id, job.item.body, job.item.decoded, job.item.error)
-                        for job in jobs
-                        if job.delivery_id is not None
-                    ],
-                    now=self._clock(),
-                )
+                applied = process_many(connection, work, now=self._clock())
                 if self._engines.dialect == "postgresql" and applied:
                     connection.execute(
                         text("SELECT pg_notify('netpay_smart', :payload)"),
                         {"payload": _notify_payload(applied)},
                     )
         except Exception:
-            # Stored and acknowledged; processing is retried at the next start.
             log.exception("processing failed; deliveries stay pending")
             return
+        self.processed += len(applied)
         self._notify(applied)
 
     def _notify(self, applied: list[Applied]) -> None:
