@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
@@ -78,8 +79,9 @@ class FileTokenStore:
             self.path.unlink(missing_ok=True)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # mkstemp creates a new file readable by its owner only (0600), never a leftover one.
+        descriptor, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        temporary = Path(name)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(
                 {

@@ -4,6 +4,7 @@ answer parsing, and turning a receiver's push record into an :class:`Outcome`.""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -157,6 +158,8 @@ def check_amount(amount: Any) -> Decimal:
         raise RuleError(f"amount {amount!r} is not a number") from exc
     if not value.is_finite() or value <= 0:
         raise RuleError(f"amount must be greater than 0, got {amount}")
+    if value.adjusted() >= 13:  # NUMBER(15,2): also keeps quantize() from overflowing
+        raise RuleError(f"amount {amount} is too large")
     if value != value.quantize(Decimal("0.01")):
         raise RuleError(f"amount {amount} has more than two decimals")
     return value.quantize(Decimal("0.01"))
@@ -375,6 +378,26 @@ def _ids(serial_number: str, store_id: str) -> tuple[str, str]:
 # -- answers ----------------------------------------------------------------------------------
 
 
+_JWT_LIKE = re.compile(r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
+_AFTER_COLON = re.compile(r"(token[^:]*:\s*)\S+", re.IGNORECASE)
+
+
+def redact(text: str | None) -> str | None:
+    """Gateway messages may quote the token ("Access token expired: eyJ..."): hide it."""
+    if text is None:
+        return None
+    return _AFTER_COLON.sub(r"\1<token>", _JWT_LIKE.sub("<token>", text))
+
+
+def transport_error(exc: httpx.HTTPError) -> TransportError:
+    """Only a request that never left is safe to send again: after a read timeout or a cut
+    connection the terminal may already have the push."""
+    retryable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(f"NetPay did not answer in time: {exc}", retryable=retryable)
+    return TransportError(f"cannot reach NetPay: {exc}", retryable=retryable)
+
+
 def _answer(response: httpx.Response) -> Any:
     try:
         return parse_gateway_answer(response.content)
@@ -453,12 +476,13 @@ def parse_push(response: httpx.Response) -> PushAnswer:
             body=msgspec.to_builtins(answer),
         )
     if isinstance(answer, OAuthError):
+        description = redact(answer.error_description)
         raise AuthenticationError(
-            f"the gateway refused the token: {answer.error_description or answer.error}",
+            f"the gateway refused the token: {description or answer.error}",
             status=status,
             code=answer.error,
-            description=answer.error_description,
-            body=msgspec.to_builtins(answer),
+            description=description,
+            body={"error": answer.error, "error_description": description},
         )
     if isinstance(answer, SpringError):
         cls = AuthenticationError if answer.status == 401 else APIError

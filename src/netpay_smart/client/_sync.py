@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 
 from ..errors import APIError, TerminalBusyError, TransportError
-from ._auth import TokenAuth, TokenStore
+from ._auth import StoredToken, TokenAuth, TokenStore
 from ._base import (
     DEFAULT_WAIT,
     RECOVERY_WAIT,
@@ -23,6 +24,7 @@ from ._base import (
     plan_cancel,
     plan_reprint,
     plan_sale,
+    transport_error,
     utcnow,
     wait_slices,
 )
@@ -132,8 +134,15 @@ class Client:
             current = self.auth._current()
             if current is not None:
                 return current.expires_at
-            response = self._send(self.auth.token_request())
-            return self.auth.accept(response).expires_at
+            renewal = self.auth._renewal()  # the same steps as the auth flow, fallback included
+            request = next(renewal)
+            while True:
+                response = self._send(request)
+                try:
+                    request = renewal.send(response)
+                except StopIteration as done:
+                    stored: StoredToken = done.value
+                    return stored.expires_at
 
     def sale(
         self,
@@ -220,11 +229,8 @@ class Client:
     def _send(self, request: httpx.Request, **kw: Any) -> httpx.Response:
         try:
             return self._http.send(request, **kw)
-        except httpx.TimeoutException as exc:
-            raise TransportError(f"NetPay did not answer in time: {exc}", retryable=True) from exc
         except httpx.HTTPError as exc:
-            retryable = isinstance(exc, httpx.ConnectError)
-            raise TransportError(f"cannot reach NetPay: {exc}", retryable=retryable) from exc
+            raise transport_error(exc) from exc
 
     def _receiver_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         assert self._receiver is not None
@@ -252,6 +258,8 @@ class Client:
             )
 
     def _push(self, plan: PushPlan, *, wait: bool, timeout: float) -> Outcome | Push:
+        if wait:
+            self.settings.require_receiver()  # before anything reaches the terminal
         with self._busy_lock:
             if plan.serial_number in self._busy:
                 raise TerminalBusyError(
@@ -277,9 +285,12 @@ class Client:
                 )
             except Exception:
                 if self._receiver is not None:
-                    self._receiver_call(
-                        "PATCH", f"/api/pushes/{plan.push_id}", json={"state": "failed"}
-                    )
+                    # Free the terminal; if the receiver is unreachable too, the push expires
+                    # there by itself, and the caller still gets the gateway's error.
+                    with contextlib.suppress(TransportError):
+                        self._receiver_call(
+                            "PATCH", f"/api/pushes/{plan.push_id}", json={"state": "failed"}
+                        )
                 raise
             push = Push(self, plan, started)
             return push.wait(timeout) if wait else push

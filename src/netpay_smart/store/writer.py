@@ -71,7 +71,9 @@ class Writer:
         *,
         on_applied: Callable[[list[Applied]], None] | None = None,
         batch_max: int = 256,
-        process_max: int = 64,
+        process_max: int = 32,
+        idle: float = 0.002,
+        backlog_max: int = 1000,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engines = engines
@@ -82,6 +84,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._backlog: list[_Work] = []
         self._process_max = process_max
+        self._idle = idle
+        self._backlog_max = backlog_max
         self.batches = 0
         self.committed = 0
         self.processed = 0
@@ -124,12 +128,16 @@ class Writer:
     def _run(self) -> None:
         while True:
             if self._backlog:
-                # Acknowledgements first: process only while no body is waiting to be stored.
+                # Acknowledgements first: process only once no body has arrived for a moment
+                # (or when the backlog grows large), in small chunks, so a burst is stored and
+                # answered at the speed of the disk and processed right after.
                 try:
-                    first = self._queue.get_nowait()
+                    first = self._queue.get(timeout=self._idle)
                 except queue.Empty:
                     self._process(self._take_backlog())
                     continue
+                if len(self._backlog) >= self._backlog_max:
+                    self._process(self._take_backlog())
             else:
                 first = self._queue.get()
             if first is _STOP:
