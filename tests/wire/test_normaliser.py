@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import decimal
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
