@@ -22,9 +22,10 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per module. Not per session: Playwright's sync API keeps an event
+    loop running on the main thread, which would break ``asyncio.run`` in later tests."""
     if CHROMIUM is None:
         pytest.skip("browser test: install Debian's chromium package (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")

@@ -108,6 +108,11 @@ class SandboxConfig:
                 known = {f.name for f in fields(TerminalConfig)}
                 terminals = []
                 for entry in data["terminals"]:
+                    missing = [k for k in ("serial", "store_id") if k not in entry]
+                    if missing:
+                        raise ConfigurationError(
+                            f"a terminal in {path} has no {' or '.join(missing)}"
+                        )
                     unknown = set(entry) - known
                     if unknown:
                         raise ConfigurationError(

@@ -156,7 +156,7 @@ class Sandbox:
                 code = answer.json().get("code")
             ok = 200 <= status < 300 and code == "00"
             detail = f"HTTP {status}, code {code!r}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure is a failed delivery, never a stuck terminal
             detail = f"{type(exc).__name__}: {exc}"
         self.deliveries.append(
             {
@@ -240,6 +240,12 @@ def _routes(sandbox: Sandbox) -> list[Any]:
             return _spring_error(401, "Unauthorized", "Unauthorized", TOKEN_PATH, now)
         params: dict[str, str] = dict(request.query_params)
         content_type = request.headers.get("content-type", "")
+        if "boundary=" in content_type and not content_type.startswith("multipart/"):
+            # The docs' curl sends --form with a urlencoded Content-Type header: curl keeps the
+            # header and adds the boundary, so the body is multipart whatever it says.
+            boundary = content_type.split("boundary=", 1)[1]
+            request = _with_content_type(request, f"multipart/form-data; boundary={boundary}")
+            content_type = "multipart/form-data"
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             async with request.form() as form:
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
@@ -352,6 +358,12 @@ def _routes(sandbox: Sandbox) -> list[Any]:
     ]
 
 
+def _with_content_type(request: Request, content_type: str) -> Request:
+    headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+    headers.append((b"content-type", content_type.encode("latin-1")))
+    return Request({**request.scope, "headers": headers}, request.receive)
+
+
 def _check_sale(body: dict[str, Any]) -> str | None:
     try:
         amount = Decimal(str(body["amount"]))
@@ -359,6 +371,8 @@ def _check_sale(body: dict[str, Any]) -> str | None:
         return "amount must be a number"
     if not amount.is_finite() or amount <= 0:
         return "amount must be greater than 0"
+    if amount.adjusted() >= 13:
+        return "amount is too large"
     if amount != amount.quantize(Decimal("0.01")):
         return "amount must have at most two decimals"
     msi = body.get("msi")
@@ -413,6 +427,10 @@ def _control(sandbox: Sandbox) -> list[Route | Mount]:
         url = data.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError("url must be an http(s) URL")
+        try:
+            httpx.URL(url).port  # noqa: B018 - parsing is the check
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ValueError(f"url is not valid: {exc}") from exc
         probe = data.get("probe", "documented")
         if probe not in ("documented", "list_of_pays"):
             raise ValueError("probe must be documented or list_of_pays")

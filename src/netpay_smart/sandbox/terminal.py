@@ -70,10 +70,19 @@ class Faults:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        faults = cls(**data)
-        if faults.delay < 0 or (faults.retry_after is not None and faults.retry_after < 0):
-            raise ValueError("delays must not be negative")
-        return faults
+        for name in ("delay", "retry_after"):
+            value = data.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise ValueError(f"{name} must be a number of seconds, not negative")
+        for name in ("duplicate", "out_of_order", "drop"):
+            if name in data and not isinstance(data[name], bool):
+                raise ValueError(f"{name} must be true or false")
+        retries = data.get("retries", 1)
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
+            raise ValueError("retries must be a whole number from 0 to 100")
+        return cls(**data)
 
 
 @dataclass
@@ -123,8 +132,12 @@ def _plain(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
-def _trans_date(moment: datetime, suffix: str = "CST") -> str:
+def _trans_date(moment: datetime, suffix: str | None = None) -> str:
+    """``2024-03-05 13:14:48.CST``; ``.CDT`` under the daylight saving time Mexico City kept
+    until October 2022, as the real 2022 payloads show; reprints use ``.0``."""
     local = moment.astimezone(MEXICO_CITY)
+    if suffix is None:
+        suffix = "CDT" if local.dst() else "CST"
     return f"{local:%Y-%m-%d %H:%M:%S}.{suffix}"
 
 
@@ -690,8 +703,7 @@ class Terminal:
             traceability=op.request.get("traceability") or {},
             transDate=_trans_date(now),
             ticketDate=_ticket_date(now),
-            transType="V",
-            reprintModule="V",
+            transType="V",  # reprintModule stays the sale's "C", as in seeds/002's example
         )
         for key in ("arqc", "hexSign", "transactionCertificate"):
             result.pop(key, None)
