@@ -208,6 +208,7 @@ def dev(
                     f"{next(iter(world.users.values()))}",
                     f"Terminales / Terminals: {', '.join(t.serial for t in world.terminals)}"
                     f" -> {base}/webhook/…",
+                    f"Terminal virtual / Virtual terminal: {gateway}/sandbox/",
                     "Ctrl-C detiene todo / stops everything.",
                 ]
             ),
