@@ -123,6 +123,39 @@ def test_declined_sale_is_an_outcome_not_an_exception(sdk: Client) -> None:
     assert outcome.amount == Decimal("0.51")
 
 
+@pytest.mark.parametrize(
+    ("amount", "code", "terminal_message"),
+    [
+        ("0.05", "05", "Error de conexión"),
+        ("0.13", "13", "TRANSACCION NO PERMITIDA"),
+        ("0.14", "14", "TARJETA INVALIDA"),
+        ("0.34", "34", "TARJETA RECHAZADA"),
+        ("0.48", "48", "PROMOCION NO VALIDA PARA EL TIPO DE TARJETA"),
+        ("0.56", "56", "TARJETA INVALIDA"),
+    ],
+)
+def test_each_documented_decline_is_an_outcome(
+    sdk: Client, amount: str, code: str, terminal_message: str
+) -> None:
+    """Every documented decline code comes back as a declined outcome with its texts."""
+    outcome = sale(sdk, amount)
+    assert (outcome.approved, outcome.status, outcome.code) == (
+        False,
+        OutcomeStatus.DECLINED,
+        code,
+    )
+    assert outcome.message == describe(code).cashier_es
+    assert outcome.message_en == describe(code).cashier_en
+    assert outcome.terminal_message == terminal_message
+    assert outcome.amount == Decimal(amount)
+
+
+def test_msi_on_a_debit_card_is_declined_48(sdk: Client) -> None:
+    """Months without interest on a debit card (0.21) is code 48, as the terminal answers."""
+    outcome = sale(sdk, "0.21", msi=3)
+    assert (outcome.approved, outcome.code) == (False, "48")
+
+
 def test_cancelled_on_the_terminal_is_cancelled_by_user(sdk: Client) -> None:
     """0.03 (the cashier presses cancel) is code 02, status cancelled_by_user, not approved."""
     outcome = sale(sdk, "0.03")
