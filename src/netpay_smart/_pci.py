@@ -9,12 +9,16 @@ the Luhn check is masked down to its last four before a body is written anywhere
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 __all__ = ["luhn_valid", "mask_pans"]
 
-_DIGIT_RUN: Final = re.compile(rb"(?<![0-9])[0-9]{13,19}(?![0-9])")
 _HEX_SIGN: Final = re.compile(rb'"hexSign"\s*:\s*"[^"]*"')
+# Digits become b"1", everything else b"0": a C-speed find() of thirteen b"1" then tells
+# whether any run long enough to be a card number exists, before the (slower) regex runs.
+_DIGIT_FLAGS: Final = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
+_THIRTEEN: Final = b"1" * 13
 
 
 def luhn_valid(digits: bytes | str) -> bool:
@@ -52,6 +56,22 @@ def _in_string(body: bytes, position: int, state: list[int]) -> bool:
     return bool(inside)
 
 
+def _long_runs(flags: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run of 13 or more digits in ``flags[start:end]``."""
+    found = flags.find(_THIRTEEN, start, end)
+    while found >= 0:
+        stop = flags.find(b"0", found + 13, end)
+        stop = end if stop < 0 else stop
+        yield found, stop
+        found = flags.find(_THIRTEEN, stop, end)
+
+
+def _hex_sign(body: bytes) -> tuple[int, int]:
+    """Where the ``hexSign`` value lies, as (start, end); (0, 0) when there is none."""
+    match = _HEX_SIGN.search(body, max(body.find(b'"hexSign"'), 0))
+    return match.span() if match else (0, 0)
+
+
 def mask_pans(body: bytes) -> tuple[bytes, int]:
     """Mask every Luhn-valid 13–19 digit run outside ``hexSign``; returns (body, count).
 
@@ -59,26 +79,29 @@ def mask_pans(body: bytes) -> tuple[bytes, int]:
     is a JSON *number* becomes that string, quotes included, so the body stays valid JSON.
     (A millisecond timestamp that happens to pass the Luhn check is masked too: card numbers
     must never be stored, so when in doubt, mask.)
+
+    This runs on every webhook request, so the signature (most of a body's bytes, and digits
+    that are pixels, not cards) is skipped rather than scanned.
     """
-    if not _DIGIT_RUN.search(body):
+    sign_start, sign_end = _hex_sign(body) if b'"hexSign"' in body else (0, 0)
+    flags = body.translate(_DIGIT_FLAGS)
+    runs = [
+        (start, end)
+        for segment in ((0, sign_start), (sign_end, len(body)))
+        for start, end in _long_runs(flags, *segment)
+        if end - start <= 19 and luhn_valid(body[start:end])
+    ]
+    if not runs:
         return body, 0
-    protected = [m.span() for m in _HEX_SIGN.finditer(body)]
     json_like = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     out: list[bytes] = []
-    count = 0
     cursor = 0
     state = [0, 0]
-    for match in _DIGIT_RUN.finditer(body):
-        start, end = match.span()
-        run = match.group(0)
-        if any(a <= start and end <= b for a, b in protected) or not luhn_valid(run):
-            continue
+    for start, end in runs:
         out.append(body[cursor:start])
+        masked = _masked(body[start:end])
         quote = json_like and not _in_string(body, start, state)
-        out.append(b'"' + _masked(run) + b'"' if quote else _masked(run))
+        out.append(b'"' + masked + b'"' if quote else masked)
         cursor = end
-        count += 1
-    if not count:
-        return body, 0
     out.append(body[cursor:])
-    return b"".join(out), count
+    return b"".join(out), len(runs)

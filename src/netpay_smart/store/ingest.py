@@ -24,14 +24,17 @@ Processing is idempotent and order-independent:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import PayloadError
@@ -47,6 +50,8 @@ __all__ = [
     "process",
     "process_many",
 ]
+
+log = logging.getLogger("netpay_smart.store")
 
 #: How far back a result may be matched to an open push on the same terminal by time alone.
 MATCH_WINDOW = timedelta(minutes=15)
@@ -88,8 +93,39 @@ def content_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical.encode(body)).hexdigest()
 
 
+_INSERT_SQLITE = (
+    "INSERT INTO deliveries (received_at, remote, body, size, truncated, outcome, error) "
+    "VALUES (?, ?, ?, ?, ?, 'pending', ?)"
+)
+
+
 def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list[int]:
-    """Append the bodies; returns their ids in the same order. The caller commits."""
+    """Append the bodies; returns their ids in the same order. The caller commits.
+
+    This is the one statement every acknowledgement waits for. On SQLite it goes straight to
+    the driver (one ``executemany``): under ``BEGIN IMMEDIATE`` nobody else writes, so the new
+    rowids are consecutive and end at ``lastrowid``. Elsewhere it is SQLAlchemy's insert.
+    """
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(
+            _INSERT_SQLITE,
+            [
+                (
+                    # The text SQLAlchemy's DateTime stores on SQLite: naive UTC.
+                    item.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    item.remote,
+                    item.body,
+                    len(item.body),
+                    item.truncated,
+                    item.error,
+                )
+                for item in items
+            ],
+        )
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        cursor.close()
+        return list(range(last - len(items) + 1, last + 1))
     rows = [
         {
             "received_at": item.received_at,
@@ -102,9 +138,6 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
         }
         for item in items
     ]
-    if len(rows) == 1:
-        result = connection.execute(insert(deliveries).returning(deliveries.c.id), rows[0])
-        return [result.scalar_one()]
     result = connection.execute(
         insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows
     )
@@ -244,14 +277,25 @@ def _select_tx(connection: Connection, key: str) -> Any:
     return connection.execute(_SELECT_TX, {"k": key}).first()
 
 
+# ON CONFLICT DO NOTHING: a row another replica inserted a moment ago is not an error, and
+# no savepoint is needed around the insert.
+_INSERT_TX_ONCE = {
+    "sqlite": sqlite_insert(transactions).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql_insert(transactions).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
 def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
     """Insert unless another writer (another replica) just did: returns False then."""
-    try:
-        with connection.begin_nested():
-            connection.execute(_INSERT_TX, values)
-    except IntegrityError:
-        return False
-    return True
+    statement = _INSERT_TX_ONCE.get(connection.dialect.name)
+    if statement is None:
+        try:
+            with connection.begin_nested():
+                connection.execute(_INSERT_TX, values)
+        except IntegrityError:
+            return False
+        return True
+    return bool(connection.execute(statement, values).rowcount)
 
 
 def _bump(connection: Connection, key: str, *counters: str) -> None:
@@ -422,10 +466,13 @@ def _complete_pushes(
     key: str | None,
     delivery_id: int,
     now: datetime,
+    pushes_open: bool | None = None,
 ) -> list[str]:
     """Match a result to the pushes it answers: by our id in traceability, then by folio, then
     by terminal and time. Returns the ids of the pushes it completed."""
-    if connection.execute(_ANY_OPEN_PUSH).first() is None:
+    if pushes_open is None:
+        pushes_open = connection.execute(_ANY_OPEN_PUSH).first() is not None
+    if not pushes_open:
         return []  # nothing is waiting (the usual case without the SDK): no matching to do
     result = normalised.result
     kind = normalised.kind
@@ -533,8 +580,12 @@ def process(
     now: datetime,
     decoded: dict[str, Any] | None = None,
     edge_error: str | None = None,
+    pushes_open: bool | None = None,
 ) -> Applied:
-    """Apply one committed delivery. Call inside a transaction; never raises on bad bodies."""
+    """Apply one committed delivery. Call inside a transaction; never raises on bad bodies.
+
+    ``pushes_open`` False says no push is waiting (checked once per batch by the caller).
+    """
     if edge_error == "too_large":
         return _finish(connection, Applied(delivery_id, "too_large"), now)
     if decoded is None:
@@ -583,7 +634,12 @@ def process(
     applied.transaction_key = key
     if outcome != "conflict":
         applied.push_ids = _complete_pushes(
-            connection, normalised, key=key, delivery_id=delivery_id, now=now
+            connection,
+            normalised,
+            key=key,
+            delivery_id=delivery_id,
+            now=now,
+            pushes_open=pushes_open,
         )
     return _finish(connection, applied, now, **columns)
 
@@ -594,10 +650,32 @@ def process_many(
     *,
     now: datetime,
 ) -> list[Applied]:
-    """Process several deliveries in one transaction, each in its own savepoint, so one that
-    fails (a bug, never a bad body) is marked ``error`` and does not hold the others back."""
+    """Process several deliveries in one transaction.
+
+    The batch runs in one savepoint. If anything in it fails (a bug, never a bad body), that
+    savepoint is rolled back and the batch runs again with one savepoint per delivery, so the
+    failing delivery is marked ``error`` and does not hold the others back.
+    """
+    work = list(items)
+    pushes_open = connection.execute(_ANY_OPEN_PUSH).first() is not None
+    try:
+        with connection.begin_nested():
+            return [
+                process(
+                    connection,
+                    delivery_id,
+                    body,
+                    now=now,
+                    decoded=decoded,
+                    edge_error=edge_error,
+                    pushes_open=pushes_open,
+                )
+                for delivery_id, body, decoded, edge_error in work
+            ]
+    except Exception:
+        log.warning("a batch of %d deliveries failed; processing one by one", len(work))
     applied: list[Applied] = []
-    for delivery_id, body, decoded, edge_error in items:
+    for delivery_id, body, decoded, edge_error in work:
         try:
             with connection.begin_nested():
                 applied.append(
@@ -608,6 +686,7 @@ def process_many(
                         now=now,
                         decoded=decoded,
                         edge_error=edge_error,
+                        pushes_open=pushes_open,
                     )
                 )
         except Exception as exc:  # a bug in processing must never lose the delivery

@@ -17,6 +17,7 @@ the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from .engine import Engines
 from .ingest import Applied, Incoming, insert_deliveries, pending_deliveries, process_many
@@ -50,13 +51,25 @@ class _Job:
 _Work = tuple[int, bytes, dict[str, Any] | None, str | None]
 
 
-def _settle(future: asyncio.Future[int], value: int | BaseException) -> None:
-    if future.done():  # the request went away (client disconnected); the row is stored anyway
-        return
-    if isinstance(value, BaseException):
-        future.set_exception(value)
-    else:
-        future.set_result(value)
+def _settle(settled: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    """Resolve a batch's futures on their loop: one wake-up per batch, not per request."""
+    for future, value in settled:
+        if future.done():  # the request went away (client disconnected); the row is stored
+            continue
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+
+def _wake(jobs: list[_Job], values: list[int] | BaseException) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], Any]]] = {}
+    for index, job in enumerate(jobs):
+        value = values if isinstance(values, BaseException) else values[index]
+        by_loop.setdefault(job.loop, []).append((job.future, value))
+    for loop, settled in by_loop.items():
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle, settled)
 
 
 _STOP = object()
@@ -83,6 +96,7 @@ class Writer:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._backlog: list[_Work] = []
+        self._connections: dict[str, Connection] = {}
         self._process_max = process_max
         self._idle = idle
         self._backlog_max = backlog_max
@@ -111,7 +125,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._queue.put(_Job(item, loop, future))
-        return await asyncio.shield(future)
+        return await future
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -158,33 +172,67 @@ class Writer:
                 break
         while self._backlog:  # stopping: finish what was acknowledged
             self._process(self._take_backlog())
+        for role in list(self._connections):
+            self._drop_connection(role)
 
     def _take_backlog(self) -> list[_Work]:
         chunk = self._backlog[: self._process_max]
         del self._backlog[: self._process_max]
         return chunk
 
+    def _connection(self, role: str) -> Connection:
+        """The thread keeps its two connections open (no pool round trip per batch).
+
+        ``ack`` commits with the engine's full durability. ``work`` does not wait for the disk
+        (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off`` per transaction):
+        what it writes is derived from deliveries already on disk, so if a crash loses it the
+        deliveries are simply ``pending`` again and processed at the next start.
+        """
+        connection = self._connections.get(role)
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._engines.write.connect()
+            if role == "work" and self._engines.dialect == "sqlite":
+                connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous=NORMAL"
+                )
+            self._connections[role] = connection
+        return connection
+
+    def _drop_connection(self, role: str) -> None:
+        connection = self._connections.pop(role, None)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                if self._engines.dialect == "sqlite" and not connection.invalidated:
+                    # Back to the pool as the engine made it: durable.
+                    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                        "PRAGMA synchronous=FULL"
+                    )
+                connection.close()
+
     def _commit(self, jobs: list[_Job]) -> None:
         """Store a batch in one transaction, then let every request answer."""
         try:
-            with self._engines.write.begin() as connection:
+            connection = self._connection("ack")
+            with connection.begin():
                 ids = insert_deliveries(connection, [job.item for job in jobs])
         except Exception as exc:
             log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
-            error = StoreUnavailableError(str(exc))
-            for job in jobs:
-                job.loop.call_soon_threadsafe(_settle, job.future, error)
+            self._drop_connection("ack")  # a broken connection is not reused
+            _wake(jobs, StoreUnavailableError(str(exc)))
             return
         self.batches += 1
         self.committed += len(jobs)
+        _wake(jobs, ids)
         for job, delivery_id in zip(jobs, ids, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, delivery_id)
             self._backlog.append((delivery_id, job.item.body, job.item.decoded, job.item.error))
 
     def _process(self, work: list[_Work]) -> None:
         """Apply committed deliveries; a failure leaves them pending for the next start."""
         try:
-            with self._engines.write.begin() as connection:
+            connection = self._connection("work")
+            with connection.begin():
+                if self._engines.dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 applied = process_many(connection, work, now=self._clock())
                 if self._engines.dialect == "postgresql" and applied:
                     connection.execute(
@@ -193,6 +241,7 @@ class Writer:
                     )
         except Exception:
             log.exception("processing failed; deliveries stay pending")
+            self._drop_connection("work")
             return
         self.processed += len(applied)
         self._notify(applied)
