@@ -255,6 +255,13 @@ _EARLIER_SAME_BODY = (
     )
     .limit(1)
 )
+# Claiming a delivery first makes processing safe when two processes could both see it
+# pending (replicas on PostgreSQL, a restart recovering): the second finds it claimed.
+_CLAIM = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("d"), deliveries.c.outcome == "pending")
+    .values(outcome="processing")
+)
 _ANY_OPEN_PUSH = select(pushes.c.id).where(pushes.c.state.in_(_OPEN_STATES)).limit(1)
 _FINISH = (
     update(deliveries)
@@ -584,8 +591,11 @@ def process(
 ) -> Applied:
     """Apply one committed delivery. Call inside a transaction; never raises on bad bodies.
 
-    ``pushes_open`` False says no push is waiting (checked once per batch by the caller).
+    ``pushes_open`` False says no push is waiting (checked once per batch by the caller). A
+    delivery someone else already processed comes back with outcome ``skipped``.
     """
+    if not connection.execute(_CLAIM, {"d": delivery_id}).rowcount:
+        return Applied(delivery_id, "skipped")
     if edge_error == "too_large":
         return _finish(connection, Applied(delivery_id, "too_large"), now)
     if decoded is None:
@@ -660,7 +670,7 @@ def process_many(
     pushes_open = connection.execute(_ANY_OPEN_PUSH).first() is not None
     try:
         with connection.begin_nested():
-            return [
+            done = [
                 process(
                     connection,
                     delivery_id,
@@ -672,6 +682,7 @@ def process_many(
                 )
                 for delivery_id, body, decoded, edge_error in work
             ]
+        return [applied for applied in done if applied.outcome != "skipped"]
     except Exception:
         log.warning("a batch of %d deliveries failed; processing one by one", len(work))
     applied: list[Applied] = []
@@ -690,6 +701,7 @@ def process_many(
                     )
                 )
         except Exception as exc:  # a bug in processing must never lose the delivery
+            connection.execute(_CLAIM, {"d": delivery_id})
             applied.append(
                 _finish(
                     connection,
@@ -698,4 +710,4 @@ def process_many(
                     error=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
                 )
             )
-    return applied
+    return [item for item in applied if item.outcome != "skipped"]

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,9 +85,10 @@ class Writer:
         *,
         on_applied: Callable[[list[Applied]], None] | None = None,
         batch_max: int = 256,
-        process_max: int = 32,
+        process_max: int = 16,
         idle: float = 0.002,
         backlog_max: int = 1000,
+        fairness: int = 8,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engines = engines
@@ -100,6 +102,8 @@ class Writer:
         self._process_max = process_max
         self._idle = idle
         self._backlog_max = backlog_max
+        self._fairness = fairness
+        self._spilled = False
         self.batches = 0
         self.committed = 0
         self.processed = 0
@@ -140,18 +144,28 @@ class Writer:
             self._notify(applied)
 
     def _run(self) -> None:
+        batches_since_work = 0
+        last_ack = 0.0
         while True:
-            if self._backlog:
-                # Acknowledgements first: process only once no body has arrived for a moment
-                # (or when the backlog grows large), in small chunks, so a burst is stored and
-                # answered at the speed of the disk and processed right after.
+            if self._backlog or self._spilled:
+                # Acknowledgements first: process once no body has arrived for a moment, so a
+                # burst is stored and answered at the speed of the disk and processed right
+                # after. Under sustained overload, every few batches a chunk is processed
+                # anyway, so results never wait without bound.
+                quiet_for = time.monotonic() - last_ack
                 try:
-                    first = self._queue.get(timeout=self._idle)
+                    first = (
+                        self._queue.get_nowait()
+                        if quiet_for >= self._idle
+                        else self._queue.get(timeout=self._idle - quiet_for)
+                    )
                 except queue.Empty:
-                    self._process(self._take_backlog())
+                    self._work()
+                    batches_since_work = 0
                     continue
-                if len(self._backlog) >= self._backlog_max:
-                    self._process(self._take_backlog())
+                if batches_since_work >= self._fairness:
+                    self._work()
+                    batches_since_work = 0
             else:
                 first = self._queue.get()
             if first is _STOP:
@@ -168,17 +182,36 @@ class Writer:
                     break
                 jobs.append(nxt)
             self._commit(jobs)
+            last_ack = time.monotonic()
+            batches_since_work += 1
             if stopping:
                 break
-        while self._backlog:  # stopping: finish what was acknowledged
-            self._process(self._take_backlog())
+        while self._backlog or self._spilled:  # stopping: finish what was acknowledged
+            self._work()
         for role in list(self._connections):
             self._drop_connection(role)
 
-    def _take_backlog(self) -> list[_Work]:
-        chunk = self._backlog[: self._process_max]
-        del self._backlog[: self._process_max]
-        return chunk
+    def _work(self) -> None:
+        """Process one chunk: from memory while the backlog is small, else from the database
+        (the bodies are there, marked pending), so a long burst costs no memory."""
+        if self._backlog:
+            taken = self._backlog[: self._process_max]
+            del self._backlog[: self._process_max]
+            self._process(taken)
+            return
+        try:
+            connection = self._connection("work")
+            with connection.begin():
+                chunk: list[_Work] = list(pending_deliveries(connection, limit=self._process_max))
+        except Exception:
+            log.exception("cannot read pending deliveries; retrying later")
+            self._drop_connection("work")
+            time.sleep(0.1)
+            return
+        if not chunk:
+            self._spilled = False
+            return
+        self._process(chunk)
 
     def _connection(self, role: str) -> Connection:
         """The thread keeps its two connections open (no pool round trip per batch).
@@ -223,6 +256,11 @@ class Writer:
         self.batches += 1
         self.committed += len(jobs)
         _wake(jobs, ids)
+        if self._spilled or len(self._backlog) + len(jobs) > self._backlog_max:
+            # Too much to hold: leave it all in the database (pending) and read it back there.
+            self._spilled = True
+            self._backlog.clear()
+            return
         for job, delivery_id in zip(jobs, ids, strict=True):
             self._backlog.append((delivery_id, job.item.body, job.item.decoded, job.item.error))
 
