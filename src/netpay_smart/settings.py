@@ -39,6 +39,8 @@ class ReceiverSettings:
     max_body_size: int = 64 * 1024
     long_poll_max: float = 120.0
     batch_max: int = 256
+    #: Failed authentications per client address and minute before it gets 429 (0: no limit).
+    auth_failure_limit: int = 60
     generated: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod

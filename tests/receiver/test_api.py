@@ -62,8 +62,16 @@ def _api_paths(live: Live) -> set[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_every_api_route_answers_401_without_the_right_token(live: Live) -> None:
+@pytest.fixture
+def unlimited(database_url: str) -> Iterator[Live]:
+    """The receiver without the failed-authentication limit, to try every wrong credential."""
+    with live_receiver(database_url, auth_failure_limit=0) as running:
+        yield running
+
+
+def test_every_api_route_answers_401_without_the_right_token(unlimited: Live) -> None:
     """No token, a wrong one, or the right one in the wrong form: 401 on every /api route."""
+    live = unlimited
     requests = list(_api_requests(live))
     assert _api_paths(live) >= DOCUMENTED_API_PATHS
     assert ("PATCH", "/api/pushes/dummy-1") in requests
@@ -75,6 +83,28 @@ def test_every_api_route_answers_401_without_the_right_token(live: Live) -> None
             if method != "HEAD":
                 assert answer.json()["error"] == "unauthorized"
     assert live.deliveries() == []  # nothing the refused requests asked for happened
+
+
+def test_too_many_failed_attempts_get_429_until_the_window_passes(database_url: str) -> None:
+    """After the limit of wrong tokens and secrets, the client gets 429 even with the right
+    token; the count is shared by the API, the dashboard sign-in and the webhook secret."""
+    with live_receiver(database_url, auth_failure_limit=5) as small:
+        for _ in range(2):
+            assert small.bare.get("/api/transactions").status_code == 401
+        assert small.bare.post("/session", json={"token": "nope"}).status_code == 401
+        assert small.bare.post("/webhook/not-the-secret-at-all", content=b"{}").status_code == 404
+        assert (
+            small.bare.get("/api/deliveries", headers={"authorization": "Bearer x"}).status_code
+            == 401
+        )
+        refused = small.api.get("/api/transactions")
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "too_many_failures"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert small.bare.post("/webhook/still-wrong-secret", content=b"{}").status_code == 429
+        # The webhook with the right secret still stores results: terminals are not locked out.
+        assert small.post(sale_body("limited-1")).status_code == 200
+        assert 'netpay_webhook_requests_total{status="429"} 1' in small.bare.get("/metrics").text
 
 
 def test_the_right_token_opens_every_api_route(live: Live) -> None:

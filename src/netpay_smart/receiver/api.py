@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import TerminalBusyError
 from ..store import PushRequest, Store, TransactionFilter
 from ..store.notify import Hub
+from .ops import AuthFailures
 
 __all__ = ["Api", "json_response"]
 
@@ -42,6 +43,14 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem(status: int, code: str, message: str, **extra: Any) -> Response:
     return json_response({"error": code, "message": message, **extra}, status)
+
+
+def too_many(wait: float) -> Response:
+    return json_response(
+        {"error": "too_many_failures", "message": "too many failed attempts; try again later"},
+        429,
+        headers={"retry-after": str(int(wait + 0.999))},
+    )
 
 
 class BadRequestError(Exception):
@@ -85,16 +94,23 @@ class Api:
         api_token: str | None,
         clock: Callable[[], datetime],
         long_poll_max: float,
+        failures: AuthFailures | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
         self._token = api_token.encode() if api_token else None
         self._clock = clock
         self._long_poll_max = long_poll_max
+        self.failures = failures or AuthFailures()
 
     def authorised(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
+            client = request.client.host if request.client else "-"
+            wait = self.failures.retry_after(client)
+            if wait:
+                return too_many(wait)
             if not self.is_authorised(request):
+                self.failures.failed(client)
                 return (
                     problem(
                         401,

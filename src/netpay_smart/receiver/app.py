@@ -26,9 +26,9 @@ from .. import __version__
 from ..settings import ReceiverSettings
 from ..store import Store
 from ..store.notify import Hub, listen
-from .api import SESSION_COOKIE, SESSION_SECONDS, Api, json_response
+from .api import SESSION_COOKIE, SESSION_SECONDS, Api, json_response, too_many
 from .openapi import openapi
-from .ops import Metrics, install_log_redaction
+from .ops import AuthFailures, Metrics, install_log_redaction
 from .webhook import PREFIX, Webhook
 
 __all__ = ["Receiver", "create_app"]
@@ -47,6 +47,8 @@ class Receiver:
         self.settings = settings
         self.store = store
         self.metrics = Metrics()
+        # Shared: a wrong secret, a wrong API token and a wrong dashboard token count alike.
+        self.failures = AuthFailures(limit=settings.auth_failure_limit or 10**9)
         self._hub: Hub | None = None
         self.webhook = Webhook(
             store,
@@ -54,6 +56,7 @@ class Receiver:
             max_body_size=settings.max_body_size,
             metrics=self.metrics,
             clock=clock,
+            failures=self.failures,
         )
         api = Api(
             store,
@@ -61,6 +64,7 @@ class Receiver:
             api_token=settings.api_token,
             clock=clock,
             long_poll_max=settings.long_poll_max,
+            failures=self.failures,
         )
         guard = api.authorised
         routes = [
@@ -173,7 +177,12 @@ class Receiver:
             async with request.form() as form:
                 value = form.get("token")
                 token = value if isinstance(value, str) else ""
+        client = request.client.host if request.client else "-"
+        wait = self.failures.retry_after(client)
+        if wait:
+            return too_many(wait)
         if not token or not self.api.token_matches(token.strip()):
+            self.failures.failed(client)
             return json_response(
                 {"error": "unauthorized", "message": "token incorrecto / wrong token"}, 401
             )

@@ -5,12 +5,70 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import Counter
-from collections.abc import Iterable
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
 
 from ..store import Applied
 
-__all__ = ["Metrics", "RedactWebhookSecret", "install_log_redaction"]
+__all__ = ["AuthFailures", "Metrics", "RedactWebhookSecret", "install_log_redaction"]
+
+
+class AuthFailures:
+    """Failed authentications per client address, in a sliding window.
+
+    A client with ``limit`` failures (wrong API token, wrong dashboard token, wrong webhook
+    secret) within ``window`` seconds is refused with 429 until the window has passed, so a
+    secret cannot be guessed by trying. Bounded: the oldest clients are forgotten first.
+
+    >>> failures = AuthFailures(limit=2, window=60, clock=lambda: 0.0)
+    >>> failures.failed("10.0.0.9"); failures.failed("10.0.0.9"); failures.retry_after("10.0.0.9")
+    60.0
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 20,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        clients: int = 10_000,
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._clients = clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self.refused = 0
+
+    def _recent(self, client: str) -> deque[float] | None:
+        times = self._failures.get(client)
+        if times is None:
+            return None
+        horizon = self._clock() - self._window
+        while times and times[0] <= horizon:
+            times.popleft()
+        if not times:
+            del self._failures[client]
+            return None
+        return times
+
+    def failed(self, client: str) -> None:
+        times = self._recent(client)
+        if times is None:
+            times = self._failures[client] = deque(maxlen=self._limit)
+            if len(self._failures) > self._clients:
+                self._failures.popitem(last=False)
+        times.append(self._clock())
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again; 0 when it may now."""
+        times = self._recent(client)
+        if times is None or len(times) < self._limit:
+            return 0.0
+        self.refused += 1
+        return max(times[0] + self._window - self._clock(), 1.0)
+
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 

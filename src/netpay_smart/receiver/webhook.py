@@ -21,7 +21,7 @@ from .._pci import mask_pans
 from ..errors import PayloadError
 from ..store import Incoming, Store, StoreUnavailableError
 from ..wire import ACK_BODY, decode_object
-from .ops import Metrics
+from .ops import AuthFailures, Metrics
 
 __all__ = ["PREFIX", "Webhook"]
 
@@ -64,12 +64,14 @@ class Webhook:
         max_body_size: int,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        failures: AuthFailures,
     ) -> None:
         self._store = store
         self._secrets = tuple(s.encode() for s in secrets)
         self._limit = max_body_size
         self._metrics = metrics
         self._clock = clock
+        self._failures = failures
 
     def _secret_ok(self, given: str) -> bool:
         candidate = given.encode("utf-8", "surrogateescape")
@@ -80,6 +82,19 @@ class Webhook:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         if not self._secret_ok(scope["path"][len(PREFIX) :].rstrip("/")):
+            client = scope.get("client")
+            host = client[0] if client else "-"
+            wait = self._failures.retry_after(host)
+            if wait:
+                self._metrics.count_request(429)
+                await _answer(
+                    send,
+                    429,
+                    _error("too_many_failures", "too many wrong addresses; try again later"),
+                    [*_JSON_HEADERS, (b"retry-after", str(int(wait + 0.999)).encode())],
+                )
+                return
+            self._failures.failed(host)
             self._metrics.count_request(404)
             await _answer(send, 404, _error("not_found", "unknown webhook address"))
             return
