@@ -5,9 +5,12 @@ Messages a merchant reads are in Spanish and English.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -637,6 +640,46 @@ def transactions(
     for item in flat:
         table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in shown))
     Console().print(table)
+
+
+def _before(period: str, now: datetime) -> datetime:
+    """``18m`` (months), ``540d`` (days) or ``2y`` (years) before ``now``."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dmy])\s*", period.lower())
+    if match is None:
+        raise ValueError(period)
+    amount, unit = int(match.group(1)), match.group(2)
+    if unit == "d":
+        return now - timedelta(days=amount)
+    months = amount * (12 if unit == "y" else 1)
+    year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+    day = min(now.day, calendar.monthrange(year, month + 1)[1])
+    return now.replace(year=year, month=month + 1, day=day)
+
+
+@app.command()
+def purge(
+    older_than: Annotated[
+        str, typer.Option(help="Retention: 18m (months), 540d (days) or 2y (years).")
+    ] = "18m",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Borra nombres y firmas viejos / Blank cardholder names and signatures past retention."""
+    try:
+        before = _before(older_than, datetime.now(UTC))
+    except (ValueError, OverflowError):
+        console.print(
+            f"[bold red]Error:[/] periodo inválido / invalid period {older_than!r} (18m, 540d, 2y)"
+        )
+        raise typer.Exit(2) from None
+    store = _store(database_url)
+    try:
+        changed = store.purge_personal(before)
+    finally:
+        store.close()
+    console.print(
+        f"[green]{changed} cuerpos depurados / bodies purged[/] "
+        f"(recibidos antes de / received before {before.date().isoformat()})"
+    )
 
 
 @db_app.command("upgrade")

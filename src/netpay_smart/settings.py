@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._personal import Sealer
 from .errors import ConfigurationError
 from .store.engine import DEFAULT_DATABASE_URL
 
@@ -41,6 +42,8 @@ class ReceiverSettings:
     batch_max: int = 256
     #: Failed authentications per client address and minute before it gets 429 (0: no limit).
     auth_failure_limit: int = 60
+    #: A Fernet key: seals customerName and hexSign in stored bodies.
+    encryption_key: str | None = field(default=None, repr=False)
     generated: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -57,6 +60,8 @@ class ReceiverSettings:
             )
         if env.get("NETPAY_API_TOKEN"):
             values["api_token"] = env["NETPAY_API_TOKEN"]
+        if env.get("NETPAY_ENCRYPTION_KEY"):
+            values["encryption_key"] = env["NETPAY_ENCRYPTION_KEY"].strip()
         if env.get("NETPAY_MAX_BODY_SIZE"):
             try:
                 values["max_body_size"] = int(env["NETPAY_MAX_BODY_SIZE"])
@@ -80,6 +85,12 @@ class ReceiverSettings:
             raise ConfigurationError("NETPAY_API_TOKEN must be at least 16 characters")
         if not 1024 <= self.max_body_size <= 16 * 1024 * 1024:
             raise ConfigurationError("the body size limit must be between 1 KiB and 16 MiB")
+        if self.encryption_key is not None:
+            self.sealer()  # raises ConfigurationError for a bad key
+
+    def sealer(self) -> Sealer | None:
+        """The sealer for personal fields, when a key is set."""
+        return None if self.encryption_key is None else Sealer(self.encryption_key)
 
     def for_host(self, host: str) -> ReceiverSettings:
         """Settings fit to listen on ``host``.

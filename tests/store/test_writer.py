@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from netpay_smart._personal import hide
 from netpay_smart.store import Applied, Incoming, Store, StoreUnavailableError
 from netpay_smart.store.ingest import insert_deliveries, pending_deliveries
 from tests.wire import vectors as v
@@ -66,7 +67,7 @@ def test_write_returns_delivery_id_and_callback_gets_applied(store: Store) -> No
         "new",
         "10.0.0.7",
     )
-    assert delivery["body"] == v.FACTS_REAL_SALE_2024
+    assert delivery["body"] == hide(v.FACTS_REAL_SALE_2024.encode()).decode()
     found = store.get_transaction(ORDER)
     assert found is not None
     assert found["amount"] == "200.00"

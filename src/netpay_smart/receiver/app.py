@@ -57,6 +57,7 @@ class Receiver:
             metrics=self.metrics,
             clock=clock,
             failures=self.failures,
+            sealer=settings.sealer(),
         )
         api = Api(
             store,
@@ -247,4 +248,5 @@ def create_app(
             or "://" not in settings.database_url,
             batch_max=settings.batch_max,
         )
+    store.sealer = settings.sealer()
     return Receiver(settings, store, clock or (lambda: datetime.now(UTC)))

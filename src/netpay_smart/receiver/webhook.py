@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from .._pci import mask_pans
+from .._personal import Sealer
 from ..errors import PayloadError
 from ..store import Incoming, Store, StoreUnavailableError
 from ..wire import ACK_BODY, decode_object
@@ -65,6 +66,7 @@ class Webhook:
         metrics: Metrics,
         clock: Callable[[], datetime],
         failures: AuthFailures,
+        sealer: Sealer | None = None,
     ) -> None:
         self._store = store
         self._secrets = tuple(s.encode() for s in secrets)
@@ -72,6 +74,7 @@ class Webhook:
         self._metrics = metrics
         self._clock = clock
         self._failures = failures
+        self._sealer = sealer
 
     def _secret_ok(self, given: str) -> bool:
         candidate = given.encode("utf-8", "surrogateescape")
@@ -127,6 +130,8 @@ class Webhook:
         body, masked = mask_pans(b"".join(chunks))
         if masked:
             self._metrics.pans_masked += masked
+        if self._sealer is not None:
+            body = self._sealer.seal(body)
         decoded: dict[str, Any] | None = None
         problem: PayloadError | None = None
         if not too_large:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
+from .._personal import Sealer
 from .engine import DEFAULT_DATABASE_URL, Engines, open_engines
 from .ingest import Applied, Incoming
 from .migrate import upgrade
@@ -24,6 +25,7 @@ from .queries import (
     iter_transactions,
     list_deliveries,
     list_transactions,
+    purge_personal,
     register_push,
     update_push_state,
 )
@@ -50,6 +52,8 @@ class Store:
         self.engines = engines
         self.batch_max = batch_max
         self.writer: Writer | None = None
+        #: Opens sealed personal fields on one transaction's page (NETPAY_ENCRYPTION_KEY).
+        self.sealer: Sealer | None = None
 
     @classmethod
     def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = False, **kw: Any) -> Store:
@@ -103,7 +107,7 @@ class Store:
         return list_transactions(self.engines, filters, **kw)
 
     def get_transaction(self, order_id: str) -> dict[str, Any] | None:
-        return get_transaction(self.engines, order_id)
+        return get_transaction(self.engines, order_id, sealer=self.sealer)
 
     def get_transaction_by_key(self, key: str) -> dict[str, Any] | None:
         return get_transaction_by_key(self.engines, key)
@@ -119,6 +123,9 @@ class Store:
 
     def iter_transactions(self, filters: TransactionFilter) -> Iterator[dict[str, Any]]:
         return iter_transactions(self.engines, filters)
+
+    def purge_personal(self, before: datetime) -> int:
+        return purge_personal(self.engines, before)
 
     def register_push(self, request: PushRequest, *, now: datetime) -> dict[str, Any]:
         return register_push(self.engines, request, now=now)

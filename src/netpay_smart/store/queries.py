@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import and_, func, insert, or_, select, text, update
 
+from .._personal import Sealer, blank, hide, without_personal
 from ..errors import TerminalBusyError
 from ..wire import MEXICO_CITY, decode_object
 from .engine import Engines
@@ -34,6 +35,7 @@ __all__ = [
     "list_deliveries",
     "list_transactions",
     "money",
+    "purge_personal",
     "register_push",
     "update_push_state",
 ]
@@ -66,8 +68,19 @@ def _body_text(body: bytes) -> str:
         return body.decode("latin-1")
 
 
-def transaction_json(row: Any, raw: bytes | None = None) -> dict[str, Any]:
-    """One ``transactions`` row (joined with its first delivery's body) as the API shows it."""
+def transaction_json(
+    row: Any, raw: bytes | None = None, *, personal: bool = False, sealer: Sealer | None = None
+) -> dict[str, Any]:
+    """One ``transactions`` row (joined with its first delivery's body) as the API shows it.
+
+    ``raw`` leaves out the cardholder's name and signature unless ``personal`` (one
+    transaction's own page), where a ``sealer`` opens them if they were sealed.
+    """
+    body = _body_json(raw)
+    if not personal:
+        body = without_personal(body)
+    elif sealer is not None and body is not None:
+        body = sealer.open_values(body)
     return {
         "order_id": row.order_id,
         "terminal_id": row.terminal_id,
@@ -102,7 +115,7 @@ def transaction_json(row: Any, raw: bytes | None = None) -> dict[str, Any]:
         "push_id": row.push_id,
         "source": row.source,
         "key": row.key,
-        "raw": _body_json(raw),
+        "raw": body,
     }
 
 
@@ -160,7 +173,9 @@ def list_transactions(
     }
 
 
-def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
+def get_transaction(
+    engines: Engines, order_id: str, *, sealer: Sealer | None = None
+) -> dict[str, Any] | None:
     """The sale with this order id (with its cancellation, if any), else the cancellation;
     failing both, the transaction whose key is ``order_id`` (declines have no order id).
 
@@ -182,13 +197,15 @@ def get_transaction(engines: Engines, order_id: str) -> dict[str, Any] | None:
             if row is None:
                 return None
             if row.order_id:  # a key of a sale with an order id: show it with its cancellation
-                return get_transaction(engines, row.order_id)
+                return get_transaction(engines, row.order_id, sealer=sealer)
             rows = {row.kind: row}
         main = rows.get("sale") or next(iter(rows.values()))
-        found = transaction_json(main, main.raw_body)
+        found = transaction_json(main, main.raw_body, personal=True, sealer=sealer)
         cancellation = rows.get("cancellation")
         if cancellation is not None and main is not cancellation:
-            found["cancellation"] = transaction_json(cancellation, cancellation.raw_body)
+            found["cancellation"] = transaction_json(
+                cancellation, cancellation.raw_body, personal=True, sealer=sealer
+            )
         keys = [row.key for row in rows.values()]
         found["deliveries"] = [
             _delivery_json(row, with_body=False)
@@ -250,7 +267,7 @@ def _delivery_json(row: Any, *, with_body: bool = True) -> dict[str, Any]:
         "processed_at": _iso(row.processed_at),
     }
     if with_body:
-        found["body"] = _body_text(row.body)
+        found["body"] = _body_text(hide(row.body))
     return found
 
 
@@ -419,7 +436,7 @@ def get_push(engines: Engines, push_id: str, *, now: datetime) -> dict[str, Any]
                 "delivery_id": row.result_delivery_id,
                 "status": row.result_status,
                 "kind": delivery.kind if delivery is not None else None,
-                "body": _body_json(delivery.body) if delivery is not None else None,
+                "body": without_personal(_body_json(delivery.body)) if delivery else None,
                 "transaction": transaction_json(tx, tx.raw_body) if tx is not None else None,
             }
         return found
@@ -624,3 +641,34 @@ def _finish_bucket(bucket: dict[str, Any]) -> dict[str, Any]:
     out["tips"] = money(bucket["tips_cents"])
     out["net"] = money(bucket["approved"]["cents"])
     return out
+
+
+def purge_personal(engines: Engines, before: datetime, *, batch: int = 500) -> int:
+    """Blank the cardholder's name and signature in bodies received before ``before``.
+
+    Returns how many bodies changed; running it again changes none.
+    """
+    changed = 0
+    cursor = 0
+    while True:
+        with engines.write.begin() as connection:
+            rows = list(
+                connection.execute(
+                    select(deliveries.c.id, deliveries.c.body)
+                    .where(deliveries.c.received_at < before, deliveries.c.id > cursor)
+                    .order_by(deliveries.c.id)
+                    .limit(batch)
+                )
+            )
+            for row in rows:
+                emptied = blank(row.body)
+                if emptied != row.body:
+                    connection.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id == row.id)
+                        .values(body=emptied, size=len(emptied))
+                    )
+                    changed += 1
+        if len(rows) < batch:
+            return changed
+        cursor = rows[-1].id
