@@ -98,15 +98,18 @@ def serve(
             f"{' y '.join(settings.generated)} para conservarlos. / Generated for this run only.[/]"
         )
     console.print(Panel("\n".join(lines), title=f"netpay-smart {__version__}", expand=False))
-    uvicorn.run(
+    _draining_server(
+        uvicorn.Config(
+            receiver,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+            timeout_keep_alive=30,
+        ),
         receiver,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=access_log,
-        timeout_graceful_shutdown=5,
-        timeout_keep_alive=30,
-    )
+    ).run()
 
 
 @app.command()
@@ -231,11 +234,12 @@ def dev(
 
     async def both() -> None:
         servers = [
-            uvicorn.Server(
+            _draining_server(
                 uvicorn.Config(
                     receiver, host=host, port=port, log_level="warning",
                     timeout_graceful_shutdown=3,
-                )
+                ),
+                receiver,
             ),
             uvicorn.Server(
                 uvicorn.Config(
@@ -254,6 +258,19 @@ def dev(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(both())
     console.print("Detenido / Stopped.")
+
+
+def _draining_server(config: Any, receiver: Any) -> Any:
+    """A uvicorn server that, on SIGTERM or Ctrl-C, first tells the receiver to end its event
+    streams and long-polls, so shutdown does not wait for them to time out."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            receiver.drain()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def _port_free(host: str, port: int) -> bool:

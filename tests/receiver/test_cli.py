@@ -152,3 +152,60 @@ def test_access_log_hides_the_secret_after_a_doubled_slash(access_logs: tuple[st
     assert not [line for line in _access_lines(access_logs) if "/webhook//" in line]
     assert SECRET not in stdout
     assert SECRET not in _after_startup(stderr)
+
+
+def test_sigterm_ends_streams_and_long_polls_and_exits_within_5_seconds(tmp_path: Path) -> None:
+    """SIGTERM with an event stream and a long-poll open: both end, the server exits in < 5 s,
+    and what was acknowledged before is stored."""
+    import signal
+    import threading
+    import time
+
+    database = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    env = serve_env(NETPAY_WEBHOOK_SECRET=SECRET, NETPAY_API_TOKEN=TOKEN)
+    with serve_process(tmp_path, "--database-url", database, env=env) as s:
+        s.wait_ready()
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=s.base, timeout=30) as client:
+            assert client.post(f"/webhook/{SECRET}", content=sale_body("term-1")).content == ACK
+            push = {"kind": "sale", "terminal_id": "0821000119", "id": "term-push"}
+            assert client.post("/api/pushes", json=push, headers=auth).status_code == 201
+            ended: dict[str, object] = {}
+
+            def stream() -> None:
+                with (
+                    httpx.Client(base_url=s.base, timeout=30) as own,
+                    own.stream("GET", "/api/events", headers=auth) as events,
+                ):
+                    for _ in events.iter_lines():
+                        pass
+                ended["stream"] = time.monotonic()
+
+            def long_poll() -> None:
+                with httpx.Client(base_url=s.base, timeout=30) as own:
+                    answer = own.get("/api/pushes/term-push", params={"wait": 60}, headers=auth)
+                ended["poll"] = answer.json()["state"]
+
+            threads = [threading.Thread(target=f) for f in (stream, long_poll)]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)  # both are waiting on the server now
+            started = time.monotonic()
+            s.process.send_signal(signal.SIGTERM)
+            s.process.wait(10)
+            took = time.monotonic() - started
+            for thread in threads:
+                thread.join(10)
+        assert took < 5, f"shutdown took {took:.1f}s"
+        assert s.process.returncode in (0, -signal.SIGTERM)
+        assert ended["poll"] == "registered"  # answered with the push as it stands
+        assert "stream" in ended
+        assert "Traceback" not in s.stderr()
+    from netpay_smart.store import Store, TransactionFilter
+
+    store = Store.open(database)
+    try:
+        [tx] = store.list_transactions(TransactionFilter())["items"]
+        assert tx["order_id"] == "term-1"
+    finally:
+        store.close()

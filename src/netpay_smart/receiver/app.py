@@ -50,6 +50,7 @@ class Receiver:
         # Shared: a wrong secret, a wrong API token and a wrong dashboard token count alike.
         self.failures = AuthFailures(limit=settings.auth_failure_limit or 10**9)
         self._hub: Hub | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.webhook = Webhook(
             store,
             secrets=settings.webhook_secrets,
@@ -91,6 +92,15 @@ class Receiver:
         self.api = api
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
+    def drain(self) -> None:
+        """Shutting down: end event streams and long-polls now, not at the server's timeout.
+
+        Safe from a signal handler or another thread.
+        """
+        hub, loop = self._hub, self._loop
+        if hub is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(hub.close)
+
     def hub(self) -> Hub:
         if self._hub is None:
             raise RuntimeError("the receiver is not started (lifespan did not run)")
@@ -101,6 +111,7 @@ class Receiver:
         loop = asyncio.get_running_loop()
         hub = Hub(loop)
         self._hub = hub
+        self._loop = loop
         metrics = self.metrics
 
         def on_applied(applied: list[Any]) -> None:
