@@ -1,0 +1,75 @@
+"""A fixed 1,000 results/s for 60 s to the receiver on SQLite, latency from the intended send
+time (open loop: a stall is charged for every request it delays; no coordinated omission).
+
+Goal (issue #6): p99 ≤ 5 ms. Also reported: p50, p99.9, max, the rate achieved, and the load
+generator's own lateness: how late its timers fired (about 1 ms of granularity; counted in the
+latency, in the server's disfavour) and how many requests found all 64 connections busy.
+
+    python -m bench openloop        (NETPAY_BENCH_QUICK=1: 15 s)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import load, servers
+from bench.report import Config, Goal, Part
+
+RATE = 1000.0
+CONNECTIONS = 64
+
+
+def run(cfg: Config) -> Part:
+    duration = 15.0 if cfg.quick else 60.0
+    part = Part(
+        "openloop",
+        f"Open loop: {RATE:,.0f} results/s for {duration:.0f} s, receiver on SQLite",
+        ["target", "sent", "acks", "non-200", "errors", "rate/s", "p50 ms", "p99 ms",
+         "p99.9 ms", "max ms", "timer lag p99", "overdue"],
+    )  # fmt: skip
+    with servers.sqlite_url() as url, servers.receiver(url) as server:
+        warm = load.open_loop(server.webhook_url, rate=RATE, duration=2, connections=CONNECTIONS)
+        result = load.open_loop(
+            server.webhook_url, rate=RATE, duration=duration, connections=CONNECTIONS
+        )
+    lat = result["latency_ms"]
+    lag = result["timer_lag_ms"] or {}
+    rate = result["requests"] / duration
+    part.rows.append(
+        ["receiver-sqlite", int(RATE * duration), result["ok"], result["non_200"],
+         result["socket_errors"], rate, lat["p50"], lat["p99"], lat["p99.9"], lat["max"],
+         lag.get("p99"), result["overdue"]],
+    )  # fmt: skip
+    part.data = {"rate": RATE, "duration_s": duration, "connections": CONNECTIONS,
+                 "warmup": warm, "run": result}  # fmt: skip
+    part.notes.append(
+        f"built-in generator, {CONNECTIONS} connections, 2 s warm-up at the same rate; latency "
+        "counted from each request's intended send time"
+    )
+    part.notes.append(
+        "timer lag: how late the generator's timer fired (included in the latency, against the "
+        "server); overdue: requests that found every connection busy and waited in the generator "
+        "(also included)"
+    )
+    _goals(part, result, duration)
+    return part
+
+
+def _goals(part: Part, result: dict[str, Any], duration: float) -> None:
+    p99 = result["latency_ms"]["p99"]
+    part.goals.append(
+        Goal(
+            f"p99 ≤ 5 ms at a fixed {RATE:,.0f}/s (from intended send time)",
+            f"p99 {p99:.2f} ms, p50 {result['latency_ms']['p50']:.2f} ms",
+            p99 is not None and p99 <= 5,
+        )
+    )
+    expected = int(RATE * duration)
+    bad = result["non_200"] + result["socket_errors"]
+    part.goals.append(
+        Goal(
+            "every request acknowledged, on time",
+            f"{result['ok']:,} of {expected:,} acked, {bad} non-200 or errors",
+            result["ok"] == expected and bad == 0 and not result["timed_out"],
+        )
+    )
