@@ -19,6 +19,9 @@ _HEX_SIGN: Final = re.compile(rb'"hexSign"\s*:\s*"[^"]*"')
 # whether any run long enough to be a card number exists, before the (slower) regex runs.
 _DIGIT_FLAGS: Final = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
 _THIRTEEN: Final = b"1" * 13
+_CARD_LIKE: Final = re.compile(rb"(?<![0-9])[0-9]{13,19}(?![0-9])")
+# The bytes a JSON number is made of.
+_NUMBER_BYTES: Final = frozenset(bytes([b]) for b in b"0123456789.-+eE")
 
 
 def luhn_valid(digits: bytes | str) -> bool:
@@ -38,6 +41,13 @@ def luhn_valid(digits: bytes | str) -> bool:
 
 def _masked(run: bytes) -> bytes:
     return b"*" * (len(run) - 4) + run[-4:]
+
+
+def _mask_all(text: bytes) -> bytes:
+    """Every Luhn-valid 13–19 digit run of a short text masked."""
+    return _CARD_LIKE.sub(
+        lambda m: _masked(m.group(0)) if luhn_valid(m.group(0)) else m.group(0), text
+    )
 
 
 def _in_string(body: bytes, position: int, state: list[int]) -> bool:
@@ -96,12 +106,26 @@ def mask_pans(body: bytes) -> tuple[bytes, int]:
     json_like = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     out: list[bytes] = []
     cursor = 0
+    count = 0
     state = [0, 0]
     for start, end in runs:
-        out.append(body[cursor:start])
-        masked = _masked(body[start:end])
-        quote = json_like and not _in_string(body, start, state)
-        out.append(b'"' + masked + b'"' if quote else masked)
-        cursor = end
+        if start < cursor:
+            continue  # inside a number already rewritten
+        if json_like and not _in_string(body, start, state):
+            # A JSON number (-4111..., 0.0138..., 1e41...): the whole number becomes a string
+            # with the run masked, so the body stays valid JSON and keeps no card digits.
+            first, last = start, end
+            while first > cursor and body[first - 1 : first] in _NUMBER_BYTES:
+                first -= 1
+            while last < len(body) and body[last : last + 1] in _NUMBER_BYTES:
+                last += 1
+            out.append(body[cursor:first])
+            out.append(b'"' + _mask_all(body[first:last]) + b'"')
+            cursor = last
+        else:
+            out.append(body[cursor:start])
+            out.append(_masked(body[start:end]))
+            cursor = end
+        count += 1
     out.append(body[cursor:])
-    return b"".join(out), len(runs)
+    return b"".join(out), count

@@ -122,6 +122,14 @@ class Api:
                         401, "unauthorized", "the API is closed: set NETPAY_API_TOKEN to open it"
                     )
                 )
+            if any(
+                "\x00" in value
+                for value in (
+                    *request.query_params.values(),
+                    *map(str, request.path_params.values()),
+                )
+            ):
+                return problem(400, "bad_request", "NUL characters are not accepted")
             try:
                 return await handler(request)
             except BadRequestError as exc:

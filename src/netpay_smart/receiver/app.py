@@ -90,7 +90,11 @@ class Receiver:
             Route("/", self.dashboard),
         ]
         self.api = api
-        self.app = Starlette(routes=routes, lifespan=self._lifespan)
+        self.app = Starlette(
+            routes=routes,
+            lifespan=self._lifespan,
+            exception_handlers={404: _not_found, 405: _not_allowed},
+        )
 
     def drain(self) -> None:
         """Shutting down: end event streams and long-polls now, not at the server's timeout.
@@ -219,6 +223,17 @@ class Receiver:
 
     async def session_info(self, _request: Request) -> Response:
         return json_response({"signed_in": True, "version": __version__})
+
+
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    """A path that matches no route gets the API's JSON error, as the OpenAPI says."""
+    return json_response({"error": "not_found", "message": f"no such path {request.url.path}"}, 404)
+
+
+async def _not_allowed(request: Request, _exc: Exception) -> Response:
+    return json_response(
+        {"error": "method_not_allowed", "message": f"{request.method} is not allowed here"}, 405
+    )
 
 
 def _language(request: Request) -> str:

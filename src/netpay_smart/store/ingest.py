@@ -164,7 +164,7 @@ def _cents(amount: Decimal | None) -> int | None:
 
 def _key(*parts: str) -> str:
     """An idempotency key that fits its column (120 characters), however long the parts."""
-    key = ":".join(parts)
+    key = ":".join(parts).replace("\x00", "")  # PostgreSQL text refuses NUL
     if len(key) <= 120:
         return key
     return f"{parts[0]}:h:{hashlib.sha256(key.encode()).hexdigest()[:64]}"
@@ -182,7 +182,8 @@ def _tx_key(kind: Kind, normalised: Normalised, digest: str) -> str:
 
 def _cut(value: str | None, length: int) -> str | None:
     """Text cut to its column's length (PostgreSQL refuses longer; the raw body keeps all)."""
-    return None if value is None else value[:length] or None
+    # PostgreSQL text cannot hold NUL; the raw body keeps everything as sent.
+    return None if value is None else value.replace("\x00", "")[:length] or None
 
 
 def _business_date(moment: datetime) -> str:
