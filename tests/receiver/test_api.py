@@ -170,6 +170,13 @@ def test_metrics_are_open_prometheus_text_that_counts(live: Live) -> None:
     assert 'netpay_webhook_requests_total{status="400"} 1\n' in text
     assert 'netpay_ack_seconds_bucket{le="+Inf"} 1\n' in text
     assert "netpay_ack_seconds_count 1\n" in text
+    assert "netpay_deliveries_committed_total 2\n" in text  # both stored, the bad one too
+    backlog = wait_until(
+        lambda: live.bare.get("/metrics").text,
+        lambda t: "netpay_processing_backlog 0\n" in t,
+        what="an empty processing backlog",
+    )
+    assert "# TYPE netpay_processing_backlog gauge" in backlog
     buckets = [int(n) for n in re.findall(r"^netpay_ack_seconds_bucket\{.*\} (\d+)$", text, re.M)]
     assert buckets == sorted(buckets)  # cumulative, as Prometheus histograms are
 

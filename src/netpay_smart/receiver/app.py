@@ -166,7 +166,20 @@ class Receiver:
         )
 
     async def metrics_page(self, _request: Request) -> Response:
-        return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
+        writer = self.store.writer
+        extra = ""
+        if writer is not None:
+            extra = (
+                "# HELP netpay_deliveries_committed_total Deliveries stored (each acked after).\n"
+                "# TYPE netpay_deliveries_committed_total counter\n"
+                f"netpay_deliveries_committed_total {writer.committed}\n"
+                "# HELP netpay_processing_backlog Stored deliveries not yet processed here.\n"
+                "# TYPE netpay_processing_backlog gauge\n"
+                f"netpay_processing_backlog {max(writer.committed - writer.processed, 0)}\n"
+            )
+        return PlainTextResponse(
+            self.metrics.render() + extra, media_type="text/plain; version=0.0.4"
+        )
 
     async def openapi_json(self, _request: Request) -> Response:
         return json_response(openapi(__version__))
