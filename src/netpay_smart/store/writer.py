@@ -186,7 +186,9 @@ class Writer:
             batches_since_work += 1
             if stopping:
                 break
-        while self._backlog or self._spilled:  # stopping: finish what was acknowledged
+        # Stopping: process what is held in memory (at most backlog_max, well under a second);
+        # what waits in the database stays pending and is processed at the next start.
+        while self._backlog:
             self._work()
         for role in list(self._connections):
             self._drop_connection(role)
