@@ -616,7 +616,7 @@ def transactions(
 
     from rich.table import Table
 
-    from .receiver.api import CSV_COLUMNS
+    from .receiver.api import CSV_COLUMNS, csv_row
     from .store import TransactionFilter
 
     fmt = _check_format(output)
@@ -634,27 +634,17 @@ def transactions(
             item.pop("raw", None)
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    flat = [
-        {
-            **item,
-            "card_brand": (item.get("card") or {}).get("brand"),
-            "card_type": (item.get("card") or {}).get("type"),
-            "card_last4": (item.get("card") or {}).get("last4"),
-        }
-        for item in rows
-    ]
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)
-        for item in flat:
-            writer.writerow(["" if item.get(c) is None else item.get(c) for c in CSV_COLUMNS])
+        writer.writerows(csv_row(item) for item in rows)
         return
     shown = ("transaction_at", "terminal_id", "store_id", "folio_number", "order_id", "status",
              "amount")  # fmt: skip
     table = Table(title=f"Transacciones / Transactions ({len(rows)})")
     for name in shown:
         table.add_column(name, justify="right" if name == "amount" else "left")
-    for item in flat:
+    for item in rows:
         table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in shown))
     Console().print(table)
 

@@ -24,6 +24,7 @@ from ._base import (
     plan_cancel,
     plan_reprint,
     plan_sale,
+    push_request,
     transport_error,
     utcnow,
     wait_slices,
@@ -272,17 +273,7 @@ class AsyncClient:
             if self._receiver is not None:
                 await self._register(plan, timeout + RECOVERY_WAIT)
             try:
-                parse_push(
-                    await self._send(
-                        httpx.Request(
-                            "POST",
-                            self.settings.base_url + plan.path,
-                            content=plan.body,
-                            headers={"Content-Type": "application/json"},
-                        ),
-                        auth=self.auth,
-                    )
-                )
+                parse_push(await self._send(push_request(self.settings, plan), auth=self.auth))
             except Exception:
                 if self._receiver is not None:
                     # Free the terminal; if the receiver is unreachable too, the push expires
@@ -348,17 +339,7 @@ class AsyncClient:
         )
         try:
             await self._register(recovery, RECOVERY_WAIT, exclusive=False)
-            parse_push(
-                await self._send(
-                    httpx.Request(
-                        "POST",
-                        self.settings.base_url + recovery.path,
-                        content=recovery.body,
-                        headers={"Content-Type": "application/json"},
-                    ),
-                    auth=self.auth,
-                )
-            )
+            parse_push(await self._send(push_request(self.settings, recovery), auth=self.auth))
         except (APIError, TransportError):
             return False
         return True

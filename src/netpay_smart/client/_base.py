@@ -266,6 +266,16 @@ class PushPlan:
         return body
 
 
+def push_request(settings: ClientSettings, plan: PushPlan) -> httpx.Request:
+    """The HTTP request that sends ``plan`` to the gateway (the token is added by the auth)."""
+    return httpx.Request(
+        "POST",
+        settings.base_url + plan.path,
+        content=plan.body,
+        headers={"Content-Type": "application/json"},
+    )
+
+
 def plan_sale(
     settings: ClientSettings,
     *,

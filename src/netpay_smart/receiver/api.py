@@ -349,14 +349,18 @@ class Api:
         )
 
 
+def csv_row(item: dict[str, Any]) -> list[Any]:
+    """One transaction as the cells of ``CSV_COLUMNS`` (the card flattened, None as empty)."""
+    card = item.get("card") or {}
+    flat = {**item, "card_brand": card.get("brand"), "card_type": card.get("type"),
+            "card_last4": card.get("last4")}  # fmt: skip
+    return ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
+
+
 def _csv(rows: list[dict[str, Any]]) -> bytes:
     """UTF-8 with a byte-order mark, so that Excel shows the accents right."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        card = row.get("card") or {}
-        flat = {**row, "card_brand": card.get("brand"), "card_type": card.get("type"),
-                "card_last4": card.get("last4")}  # fmt: skip
-        writer.writerow(["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS])
+    writer.writerows(csv_row(row) for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
