@@ -90,6 +90,11 @@ def serve(
         f"Panel / Dashboard: {base}/",
         f"Base de datos / Database: {receiver.store.engines.write.url.render_as_string()}",
     ]
+    if receiver.store.spool is not None:
+        lines.append(
+            "Respaldo local si la base de datos cae / Local spool while the database is down: "
+            f"{receiver.store.spool.path}"
+        )
     if "NETPAY_API_TOKEN" in settings.generated:
         lines.append(f"Token de la API (generado) / API token (generated): {settings.api_token}")
     if settings.generated:

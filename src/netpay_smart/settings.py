@@ -12,6 +12,7 @@ from typing import Any
 from ._personal import Sealer
 from .errors import ConfigurationError
 from .store.engine import DEFAULT_DATABASE_URL
+from .store.spool import DEFAULT_SPOOL_PATH
 
 __all__ = ["ReceiverSettings", "is_loopback"]
 
@@ -42,6 +43,10 @@ class ReceiverSettings:
     batch_max: int = 256
     #: Failed authentications per client address and minute before it gets 429 (0: no limit).
     auth_failure_limit: int = 60
+    #: PostgreSQL only: the local file that keeps acknowledging while the database is down
+    #: (``None``: no spool, an unreachable database means 503s).
+    spool_path: str | None = DEFAULT_SPOOL_PATH
+    spool_max_bytes: int = 1024 * 1024 * 1024
     #: A Fernet key: seals customerName and hexSign in stored bodies.
     encryption_key: str | None = field(default=None, repr=False)
     generated: tuple[str, ...] = field(default=(), compare=False)
@@ -49,7 +54,8 @@ class ReceiverSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ReceiverSettings:
         """Read ``NETPAY_DATABASE_URL``, ``NETPAY_WEBHOOK_SECRET`` (comma-separated for a
-        rotation), ``NETPAY_API_TOKEN`` and ``NETPAY_MAX_BODY_SIZE``; flags win."""
+        rotation), ``NETPAY_API_TOKEN``, ``NETPAY_MAX_BODY_SIZE``, ``NETPAY_SPOOL_PATH``
+        (``off`` for none) and ``NETPAY_SPOOL_MAX_MB``; flags win."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         if env.get("NETPAY_DATABASE_URL"):
@@ -62,6 +68,16 @@ class ReceiverSettings:
             values["api_token"] = env["NETPAY_API_TOKEN"]
         if env.get("NETPAY_ENCRYPTION_KEY"):
             values["encryption_key"] = env["NETPAY_ENCRYPTION_KEY"].strip()
+        spool = env.get("NETPAY_SPOOL_PATH", "").strip()
+        if spool:
+            values["spool_path"] = None if spool.lower() in ("off", "none", "0") else spool
+        if env.get("NETPAY_SPOOL_MAX_MB"):
+            try:
+                values["spool_max_bytes"] = int(env["NETPAY_SPOOL_MAX_MB"]) * 1024 * 1024
+            except ValueError as exc:
+                raise ConfigurationError(
+                    "NETPAY_SPOOL_MAX_MB is not a number", hint="megabytes, e.g. 1024"
+                ) from exc
         if env.get("NETPAY_MAX_BODY_SIZE"):
             try:
                 values["max_body_size"] = int(env["NETPAY_MAX_BODY_SIZE"])
@@ -85,6 +101,8 @@ class ReceiverSettings:
             raise ConfigurationError("NETPAY_API_TOKEN must be at least 16 characters")
         if not 1024 <= self.max_body_size <= 16 * 1024 * 1024:
             raise ConfigurationError("the body size limit must be between 1 KiB and 16 MiB")
+        if self.spool_max_bytes < 1024 * 1024:
+            raise ConfigurationError("the spool needs at least 1 MB", hint="NETPAY_SPOOL_MAX_MB")
         if self.encryption_key is not None:
             self.sealer()  # raises ConfigurationError for a bad key
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,6 +79,8 @@ def settings(url: str, **overrides: Any) -> ReceiverSettings:
         "database_url": url,
         "webhook_secrets": (SECRET,),
         "api_token": TOKEN,
+        # On PostgreSQL the receiver keeps a spool; never in the working directory of a test.
+        "spool_path": str(Path(tempfile.mkdtemp(prefix="netpay-spool-")) / "spool.sqlite3"),
     }
     values.update(overrides)
     return ReceiverSettings(**values)
@@ -98,6 +102,8 @@ def live_receiver(url: str, **overrides: Any) -> Iterator[Live]:
             yield Live(base, receiver, api, bare)
     finally:
         receiver.store.close()
+        if receiver.settings.spool_path:
+            shutil.rmtree(Path(receiver.settings.spool_path).parent, ignore_errors=True)
 
 
 def wait_until(

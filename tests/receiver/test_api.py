@@ -141,14 +141,18 @@ def test_without_a_token_configured_the_api_is_closed(database_url: str) -> None
 
 
 def test_health_and_readiness_are_open(live: Live) -> None:
-    """/healthz and /readyz answer without a token; ready names the database."""
+    """/healthz and /readyz answer without a token; ready names the database and, on
+    PostgreSQL, the spool standing by."""
     health = live.bare.get("/healthz")
     assert (health.status_code, health.json()) == (200, {"status": "ok", "version": __version__})
     ready = live.bare.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["status"] == "ready"
     dialect = live.receiver.store.dialect
-    assert ready.json() == {"status": "ready", "database": dialect}
+    expected: dict[str, Any] = {"status": "ready", "database": dialect, "database_reachable": True}
+    if dialect == "postgresql":
+        path = live.receiver.settings.spool_path
+        expected["spool"] = {"path": path, "writable": True, "depth": 0}
+    assert ready.json() == expected
 
 
 def test_metrics_are_open_prometheus_text_that_counts(live: Live) -> None:

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import anyio
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -24,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from ..settings import ReceiverSettings
-from ..store import Store
+from ..store import Spool, Store
 from ..store.notify import Hub, listen
 from .api import SESSION_COOKIE, SESSION_SECONDS, Api, json_response, too_many
 from .openapi import openapi
@@ -93,7 +94,12 @@ class Receiver:
         self.app = Starlette(
             routes=routes,
             lifespan=self._lifespan,
-            exception_handlers={404: _not_found, 405: _not_allowed},
+            exception_handlers={
+                404: _not_found,
+                405: _not_allowed,
+                OperationalError: _database_down,
+                InterfaceError: _database_down,
+            },
         )
 
     def drain(self) -> None:
@@ -148,22 +154,34 @@ class Receiver:
         return json_response({"status": "ok", "version": __version__})
 
     async def readyz(self, _request: Request) -> Response:
+        """Ready (200) when results can be acknowledged: into the database, or into the spool
+        while the database is down (``status: spooling``); 503 when neither can take them."""
+        body: dict[str, Any] = {"database": self.store.dialect}
         try:
             with anyio.fail_after(2):
                 await anyio.to_thread.run_sync(self.store.ping)
+            body["database_reachable"] = True
         except Exception as exc:
-            return json_response(
-                {"status": "unavailable", "database": "unreachable", "detail": str(exc)[:200]},
-                503,
-            )
+            body["database_reachable"] = False
+            body["detail"] = str(exc)[:200]
+        spool, problem = self.store.spool, None
+        if spool is not None:
+            problem = await anyio.to_thread.run_sync(spool.probe)
+            body["spool"] = {"path": str(spool.path), "writable": problem is None}
+            body["spool"]["depth"] = spool.depth
+            if problem is not None:
+                body["spool"]["problem"] = problem[:200]
         writer = self.store.writer
-        return json_response(
-            {
-                "status": "ready" if writer is not None else "starting",
-                "database": self.store.dialect,
-            },
-            200 if writer is not None else 503,
-        )
+        if writer is None:
+            status = "starting"
+        elif body["database_reachable"] and not writer.spooling:
+            status = "ready"
+        elif spool is not None and problem is None:
+            status = "spooling"
+        else:
+            status = "unavailable"
+        body = {"status": status, **body}
+        return json_response(body, 200 if status in ("ready", "spooling") else 503)
 
     async def metrics_page(self, _request: Request) -> Response:
         writer = self.store.writer
@@ -176,6 +194,22 @@ class Receiver:
                 "# HELP netpay_processing_backlog Stored deliveries not yet processed here.\n"
                 "# TYPE netpay_processing_backlog gauge\n"
                 f"netpay_processing_backlog {max(writer.committed - writer.processed, 0)}\n"
+            )
+        spool = self.store.spool
+        if writer is not None and spool is not None:
+            extra += (
+                "# HELP netpay_spooled_total Deliveries acknowledged from the local spool.\n"
+                "# TYPE netpay_spooled_total counter\n"
+                f"netpay_spooled_total {writer.spooled}\n"
+                "# HELP netpay_spool_moved_total Spooled deliveries moved into the database.\n"
+                "# TYPE netpay_spool_moved_total counter\n"
+                f"netpay_spool_moved_total {writer.drained}\n"
+                "# HELP netpay_spool_depth Deliveries waiting in the spool.\n"
+                "# TYPE netpay_spool_depth gauge\n"
+                f"netpay_spool_depth {spool.depth}\n"
+                "# HELP netpay_spooling 1 while results go to the spool.\n"
+                "# TYPE netpay_spooling gauge\n"
+                f"netpay_spooling {int(writer.spooling)}\n"
             )
         return PlainTextResponse(
             self.metrics.render() + extra, media_type="text/plain; version=0.0.4"
@@ -243,6 +277,19 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
     return json_response({"error": "not_found", "message": f"no such path {request.url.path}"}, 404)
 
 
+async def _database_down(_request: Request, exc: Exception) -> Response:
+    """The API reads the database; while it is down, say so (webhooks still go to the spool)."""
+    log.error("the database cannot be reached: %s", type(exc).__name__)
+    return json_response(
+        {
+            "error": "database_unavailable",
+            "message": "the database cannot be reached; try again shortly",
+        },
+        503,
+        {"retry-after": "5"},
+    )
+
+
 async def _not_allowed(request: Request, _exc: Exception) -> Response:
     return json_response(
         {"error": "method_not_allowed", "message": f"{request.method} is not allowed here"}, 405
@@ -287,5 +334,8 @@ def create_app(
             or "://" not in settings.database_url,
             batch_max=settings.batch_max,
         )
+        if store.dialect == "postgresql" and settings.spool_path:
+            # A spool for SQLite would sit on the same disk as the database: nothing gained.
+            store.spool = Spool(settings.spool_path, max_bytes=settings.spool_max_bytes)
     store.sealer = settings.sealer()
     return Receiver(settings, store, clock or (lambda: datetime.now(UTC)))

@@ -312,8 +312,14 @@ def openapi(version: str) -> dict[str, Any]:
                 "get": {
                     "security": [],
                     "responses": {
-                        "200": {"description": "database reachable"},
-                        "503": {"description": "database unreachable"},
+                        "200": {
+                            "description": "results can be acknowledged: status ready, or "
+                            "spooling while the database is down and the local spool takes them"
+                        },
+                        "503": {
+                            "description": "status unavailable (neither the database nor the "
+                            "spool can take a result) or starting"
+                        },
                     },
                 }
             },

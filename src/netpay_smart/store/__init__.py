@@ -29,13 +29,17 @@ from .queries import (
     register_push,
     update_push_state,
 )
+from .spool import DEFAULT_SPOOL_PATH, Spool, SpoolError
 from .writer import StoreUnavailableError, Writer
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "DEFAULT_SPOOL_PATH",
     "Applied",
     "Incoming",
     "PushRequest",
+    "Spool",
+    "SpoolError",
     "Store",
     "StoreUnavailableError",
     "TransactionFilter",
@@ -48,9 +52,13 @@ class Store:
     >>> store = Store.open("sqlite:///:memory:")  # doctest: +SKIP
     """
 
-    def __init__(self, engines: Engines, *, batch_max: int = 256) -> None:
+    def __init__(
+        self, engines: Engines, *, batch_max: int = 256, spool: Spool | None = None
+    ) -> None:
         self.engines = engines
         self.batch_max = batch_max
+        #: Where acknowledged bodies wait while PostgreSQL is unreachable (see ``spool.py``).
+        self.spool = spool
         self.writer: Writer | None = None
         #: Opens sealed personal fields on one transaction's page (NETPAY_ENCRYPTION_KEY).
         self.sealer: Sealer | None = None
@@ -77,7 +85,11 @@ class Store:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.writer = Writer(
-            self.engines, on_applied=on_applied, batch_max=self.batch_max, clock=clock
+            self.engines,
+            on_applied=on_applied,
+            batch_max=self.batch_max,
+            clock=clock,
+            spool=self.spool,
         )
         self.writer.start()
 

@@ -46,6 +46,7 @@ __all__ = [
     "Incoming",
     "content_hash",
     "insert_deliveries",
+    "insert_spooled",
     "pending_deliveries",
     "process",
     "process_many",
@@ -142,6 +143,38 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
         insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows
     )
     return list(result.scalars())
+
+
+def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming]]) -> int:
+    """Move bodies acknowledged from the local spool into ``deliveries``, in order, each
+    under its spool key; a key already there (moved before a crash) is skipped. Returns how
+    many rows were new. The caller commits, then removes them from the spool."""
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(deliveries)
+        .on_conflict_do_nothing(
+            index_elements=[deliveries.c.spool_key],
+            index_where=deliveries.c.spool_key.is_not(None),
+        )
+        .returning(deliveries.c.id)
+    )
+    inserted = 0
+    for key, item in spooled:  # one by one: ids follow the spool's order
+        result = connection.execute(
+            statement,
+            {
+                "received_at": item.received_at,
+                "remote": item.remote,
+                "body": item.body,
+                "size": len(item.body),
+                "truncated": item.truncated,
+                "outcome": "pending",
+                "error": item.error,
+                "spool_key": key,
+            },
+        )
+        inserted += result.first() is not None
+    return inserted
 
 
 def pending_deliveries(

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 __all__ = ["UTCDateTime", "deliveries", "metadata", "pushes", "transactions"]
@@ -84,9 +85,19 @@ deliveries = Table(
     Column("transaction_key", String(120)),
     Column("push_id", String(64)),
     Column("processed_at", UTCDateTime),
+    # Set for a body acknowledged from the local spool while PostgreSQL was down: moving it
+    # twice (a crash between the database commit and the spool delete) inserts nothing.
+    Column("spool_key", String(64)),
     Index(None, "content_hash"),
     Index(None, "outcome"),
     Index(None, "transaction_key"),
+    Index(
+        "ix_deliveries_spool_key",
+        "spool_key",
+        unique=True,
+        sqlite_where=text("spool_key IS NOT NULL"),
+        postgresql_where=text("spool_key IS NOT NULL"),
+    ),
 )
 
 transactions = Table(

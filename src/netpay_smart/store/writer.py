@@ -10,6 +10,12 @@ whenever no body is waiting to be stored, ``process_max`` deliveries per transac
 is acknowledged at the speed of the disk and processed right after; a crash in between leaves
 deliveries ``pending``, and :meth:`Writer.start` processes them before taking new ones.
 
+On PostgreSQL a local :class:`~.spool.Spool` stands behind the database: a batch the database
+refuses is committed to the spool and acknowledged all the same; later batches follow it there
+(nothing overtakes what waits), and once a second the thread tries to move the spool back into
+the database, oldest first, before it writes there again. Only when the spool refuses too does
+a request get :class:`StoreUnavailableError` (the terminal is told 503, never 200).
+
 One thread owns the write connection, so SQLite never sees two writers from this process and
 the event loop never blocks on disk.
 """
@@ -30,7 +36,15 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from .engine import Engines
-from .ingest import Applied, Incoming, insert_deliveries, pending_deliveries, process_many
+from .ingest import (
+    Applied,
+    Incoming,
+    insert_deliveries,
+    insert_spooled,
+    pending_deliveries,
+    process_many,
+)
+from .spool import Spool, SpoolError
 
 __all__ = ["StoreUnavailableError", "Writer"]
 
@@ -90,6 +104,9 @@ class Writer:
         backlog_max: int = 1000,
         fairness: int = 8,
         clock: Callable[[], datetime] | None = None,
+        spool: Spool | None = None,
+        retry_every: float = 1.0,
+        drain_max: int = 500,
     ) -> None:
         self._engines = engines
         self._on_applied = on_applied
@@ -104,13 +121,44 @@ class Writer:
         self._backlog_max = backlog_max
         self._fairness = fairness
         self._spilled = False
+        self._spool = spool
+        self._retry_every = retry_every
+        self._drain_max = drain_max
+        #: True while batches go to the spool (the database failed, or the spool is not empty).
+        self.spooling = False
+        self._retry_at = 0.0  # no database work before this (monotonic) after a failure
         self.batches = 0
         self.committed = 0
         self.processed = 0
+        self.spooled = 0
+        self.drained = 0
 
     def start(self) -> None:
-        """Recover deliveries a crash left unprocessed, then start taking writes."""
-        self._recover()
+        """Recover deliveries a crash left unprocessed, then start taking writes.
+
+        With a spool: bodies it still holds are moved first; if the database cannot be reached
+        now, the writer starts anyway and acknowledges from the spool.
+        """
+        if self._spool is not None:
+            try:
+                self._spool.open()
+            except SpoolError as exc:
+                log.error("%s; without it, an unreachable database means 503s", exc)
+            if self._spool.depth:
+                log.warning("the spool holds %d deliveries; moving them first", self._spool.depth)
+                self.spooling = True
+        try:
+            self._recover()
+        except Exception as exc:
+            if self._spool is None or self._spool.error is not None:
+                raise
+            log.error(
+                "the database cannot be reached (%s); acknowledging from the spool at %s",
+                type(exc).__name__,
+                self._spool.path,
+            )
+            self.spooling = True
+            self._retry_at = time.monotonic() + self._retry_every
         self._thread = threading.Thread(target=self._run, name="netpay-writer", daemon=True)
         self._thread.start()
 
@@ -123,7 +171,8 @@ class Writer:
         self._thread = None
 
     async def write(self, item: Incoming) -> int:
-        """Store ``item`` durably; returns its delivery id once the commit is on disk."""
+        """Store ``item`` durably; returns its delivery id once the commit is on disk (minus
+        its spool id when the spool took it)."""
         if self._thread is None:
             raise StoreUnavailableError("the writer is not running")
         loop = asyncio.get_running_loop()
@@ -134,6 +183,10 @@ class Writer:
     # -- the thread ---------------------------------------------------------------------------
 
     def _recover(self) -> None:
+        if self.spooling:
+            while self.spooling:
+                if not self._drain():
+                    raise StoreUnavailableError("the spool could not be moved")
         while True:
             with self._engines.write.begin() as connection:
                 pending = pending_deliveries(connection)
@@ -144,30 +197,29 @@ class Writer:
             self._notify(applied)
 
     def _run(self) -> None:
-        batches_since_work = 0
+        batches_since_background = 0
         last_ack = 0.0
         while True:
-            if self._backlog or self._spilled:
-                # Acknowledgements first: process once no body has arrived for a moment, so a
-                # burst is stored and answered at the speed of the disk and processed right
-                # after. Under sustained overload, every few batches a chunk is processed
-                # anyway, so results never wait without bound.
-                quiet_for = time.monotonic() - last_ack
-                try:
-                    first = (
-                        self._queue.get_nowait()
-                        if quiet_for >= self._idle
-                        else self._queue.get(timeout=self._idle - quiet_for)
-                    )
-                except queue.Empty:
-                    self._work()
-                    batches_since_work = 0
-                    continue
-                if batches_since_work >= self._fairness:
-                    self._work()
-                    batches_since_work = 0
-            else:
-                first = self._queue.get()
+            # Acknowledgements first: background work (moving the spool back, processing) runs
+            # once no body has arrived for a moment, so a burst is stored and answered at the
+            # speed of the disk. Under sustained load it runs every few batches anyway, so
+            # results never wait without bound.
+            wait = self._background_in(time.monotonic() - last_ack)
+            try:
+                if wait is None:
+                    first = self._queue.get()
+                elif wait <= 0:
+                    first = self._queue.get_nowait()
+                else:
+                    first = self._queue.get(timeout=wait)
+            except queue.Empty:
+                self._background()
+                batches_since_background = 0
+                continue
+            if batches_since_background >= self._fairness:
+                if self._background_in(self._idle) == 0:
+                    self._background()
+                batches_since_background = 0
             if first is _STOP:
                 break
             jobs: list[_Job] = [first]
@@ -183,15 +235,69 @@ class Writer:
                 jobs.append(nxt)
             self._commit(jobs)
             last_ack = time.monotonic()
-            batches_since_work += 1
+            batches_since_background += 1
             if stopping:
                 break
         # Stopping: process what is held in memory (at most backlog_max, well under a second);
-        # what waits in the database stays pending and is processed at the next start.
-        while self._backlog:
+        # what waits in the database or the spool stays there for the next start.
+        while self._backlog and not self.spooling and self._retry_at <= time.monotonic():
             self._work()
         for role in list(self._connections):
             self._drop_connection(role)
+        if self._spool is not None:
+            self._spool.close()
+
+    def _background_in(self, quiet_for: float) -> float | None:
+        """Seconds until background work is due (0: now), ``None`` when there is none."""
+        if not (self.spooling or self._backlog or self._spilled):
+            return None
+        return max(0.0, self._idle - quiet_for, self._retry_at - time.monotonic())
+
+    def _background(self) -> None:
+        if self.spooling:
+            if not self._drain():
+                self._retry_at = time.monotonic() + self._retry_every
+        else:
+            self._work()
+
+    def _drain(self) -> bool:
+        """Move the oldest spooled bodies into the database; ``False`` if it cannot now."""
+        assert self._spool is not None
+        try:
+            taken = self._spool.oldest(self._drain_max)
+        except Exception as exc:
+            # Refusing every result until the file heals would be worse than writing new ones
+            # to the database ahead of what waits there (processing does not depend on order);
+            # what waits is moved at the next start or the next outage.
+            log.error(
+                "cannot read the spool (%s); %d deliveries wait there; writing to the database",
+                exc,
+                self._spool.depth,
+            )
+            self.spooling = False
+            return True
+        if not taken:
+            self.spooling = False
+            self._spilled = True  # what was moved is pending in the database
+            log.warning("the spool is empty; writing to the database again")
+            return True
+        try:
+            connection = self._connection("ack")
+            with connection.begin():
+                insert_spooled(connection, [(self._spool.key(i), item) for i, item in taken])
+        except Exception as exc:
+            self._drop_connection("ack")
+            log.debug("the database is still unreachable: %s", type(exc).__name__)
+            return False
+        try:
+            self._spool.remove(taken[-1][0])
+        except Exception as exc:
+            # They are in the database; moving them again will insert nothing.
+            log.error("could not clear moved deliveries from the spool: %s", exc)
+            return False
+        self.drained += len(taken)
+        self._spilled = True
+        return True
 
     def _work(self) -> None:
         """Process one chunk: from memory while the backlog is small, else from the database
@@ -208,7 +314,7 @@ class Writer:
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
             self._drop_connection("work")
-            time.sleep(0.1)
+            self._retry_at = time.monotonic() + self._retry_every
             return
         if not chunk:
             self._spilled = False
@@ -245,16 +351,40 @@ class Writer:
                 connection.close()
 
     def _commit(self, jobs: list[_Job]) -> None:
-        """Store a batch in one transaction, then let every request answer."""
+        """Store a batch in one transaction (or in the spool), then let every request answer."""
+        items = [job.item for job in jobs]
+        if not self.spooling:
+            try:
+                connection = self._connection("ack")
+                with connection.begin():
+                    ids = insert_deliveries(connection, items)
+            except Exception as exc:
+                log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
+                self._drop_connection("ack")  # a broken connection is not reused
+                if self._spool is None:
+                    _wake(jobs, StoreUnavailableError(str(exc)))
+                    return
+                log.warning("acknowledging from the spool at %s", self._spool.path)
+                self.spooling = True
+                self._retry_at = time.monotonic() + self._retry_every
+            else:
+                self._committed(jobs, ids)
+                return
+        assert self._spool is not None
         try:
-            connection = self._connection("ack")
-            with connection.begin():
-                ids = insert_deliveries(connection, [job.item for job in jobs])
-        except Exception as exc:
-            log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
-            self._drop_connection("ack")  # a broken connection is not reused
+            spool_ids = self._spool.append(items)
+        except SpoolError as exc:
+            log.error("%s", exc)
             _wake(jobs, StoreUnavailableError(str(exc)))
+            if not self._spool.depth:
+                self.spooling = False  # nothing waits there: try the database first next time
             return
+        self.batches += 1
+        self.committed += len(jobs)
+        self.spooled += len(jobs)
+        _wake(jobs, [-spool_id for spool_id in spool_ids])
+
+    def _committed(self, jobs: list[_Job], ids: list[int]) -> None:
         self.batches += 1
         self.committed += len(jobs)
         _wake(jobs, ids)
@@ -282,6 +412,10 @@ class Writer:
         except Exception:
             log.exception("processing failed; deliveries stay pending")
             self._drop_connection("work")
+            # Read them back from the database once it answers again.
+            self._backlog.clear()
+            self._spilled = True
+            self._retry_at = time.monotonic() + self._retry_every
             return
         self.processed += len(applied)
         self._notify(applied)
