@@ -29,16 +29,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import PayloadError
 from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
+from ._fast import Prebuilt, insert_row
 from .schema import deliveries, pushes, transactions
 
 __all__ = [
@@ -268,19 +268,20 @@ def _same_terminal(column: Any, terminal_id: str | None) -> list[Any]:
 # Statements used for every delivery are built once: building a SQLAlchemy expression costs
 # more than running it on SQLite.
 _T = transactions.c
-_SELECT_TX = select(transactions).where(_T.key == bindparam("k"))
-_INSERT_TX = insert(transactions)
+# The statements run for every delivery go straight to the driver (see ``_fast.py``).
 _BUMPS = {
-    frozenset(names): update(transactions)
-    .where(_T.key == bindparam("k"))
-    .values({name: _T[name] + 1 for name in names})
+    frozenset(names): Prebuilt(
+        update(transactions)
+        .where(_T.key == bindparam("k"))
+        .values({name: _T[name] + 1 for name in names})
+    )
     for names in (
         ("delivery_count",),
         ("delivery_count", "conflict_count"),
         ("delivery_count", "reprint_count"),
     )
 }
-_EARLIER_SAME_BODY = (
+_EARLIER_SAME_BODY = Prebuilt(
     select(deliveries.c.transaction_key)
     .where(
         deliveries.c.content_hash == bindparam("h"),
@@ -291,13 +292,13 @@ _EARLIER_SAME_BODY = (
 )
 # Claiming a delivery first makes processing safe when two processes could both see it
 # pending (replicas on PostgreSQL, a restart recovering): the second finds it claimed.
-_CLAIM = (
+_CLAIM = Prebuilt(
     update(deliveries)
     .where(deliveries.c.id == bindparam("d"), deliveries.c.outcome == "pending")
     .values(outcome="processing")
 )
-_ANY_OPEN_PUSH = select(pushes.c.id).where(pushes.c.state.in_(_OPEN_STATES)).limit(1)
-_FINISH = (
+_ANY_OPEN_PUSH = Prebuilt(select(pushes.c.id).where(pushes.c.state.in_(_OPEN_STATES)).limit(1))
+_FINISH = Prebuilt(
     update(deliveries)
     .where(deliveries.c.id == bindparam("d"))
     .values(
@@ -314,34 +315,40 @@ _FINISH = (
 )
 
 
-def _select_tx(connection: Connection, key: str) -> Any:
-    return connection.execute(_SELECT_TX, {"k": key}).first()
+class _Existing(NamedTuple):
+    """What processing reads of a transaction already stored under a key."""
+
+    key: str
+    content_hash: str
+    source: str
+    status: str
+    cancelled: bool
+    reprint_module: str | None
 
 
-# ON CONFLICT DO NOTHING: a row another replica inserted a moment ago is not an error, and
-# no savepoint is needed around the insert.
-_INSERT_TX_ONCE = {
-    "sqlite": sqlite_insert(transactions).on_conflict_do_nothing(index_elements=["key"]),
-    "postgresql": postgresql_insert(transactions).on_conflict_do_nothing(index_elements=["key"]),
-}
+_SELECT_TX = Prebuilt(
+    select(*(_T[name] for name in _Existing._fields)).where(_T.key == bindparam("k"))
+)
+
+
+def _select_tx(connection: Connection, key: str) -> _Existing | None:
+    row = _SELECT_TX(connection, {"k": key}).fetchone()
+    return None if row is None else _Existing(*row)
 
 
 def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
-    """Insert unless another writer (another replica) just did: returns False then."""
-    statement = _INSERT_TX_ONCE.get(connection.dialect.name)
-    if statement is None:
-        try:
-            with connection.begin_nested():
-                connection.execute(_INSERT_TX, values)
-        except IntegrityError:
-            return False
-        return True
-    return bool(connection.execute(statement, values).rowcount)
+    """Insert unless another writer (another replica) just did: returns False then.
+
+    ON CONFLICT DO NOTHING: a row another replica inserted a moment ago is not an error, and
+    no savepoint is needed around the insert.
+    """
+    suffix = 'ON CONFLICT ("key") DO NOTHING'
+    return bool(insert_row(connection, transactions, values, suffix).rowcount)
 
 
 def _bump(connection: Connection, key: str, *counters: str) -> None:
     """Add one to each of ``counters`` on the transaction ``key``."""
-    connection.execute(_BUMPS[frozenset(counters)], {"k": key})
+    _BUMPS[frozenset(counters)](connection, {"k": key})
 
 
 def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -> None:
@@ -352,12 +359,14 @@ def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -
     )
 
 
-_CANCELLATION_APPROVED = select(exists().where(_T.key == bindparam("k"), _T.approved.is_(True)))
+_CANCELLATION_APPROVED = Prebuilt(
+    select(exists().where(_T.key == bindparam("k"), _T.approved.is_(True)))
+)
 
 
 def _cancellation_approved(connection: Connection, order_id: str) -> bool:
     key = _key(str(Kind.CANCELLATION), order_id)
-    return bool(connection.execute(_CANCELLATION_APPROVED, {"k": key}).scalar())
+    return bool(_CANCELLATION_APPROVED(connection, {"k": key}).fetchone()[0])
 
 
 def _apply_result(
@@ -384,15 +393,16 @@ def _apply_result(
     existing = _select_tx(connection, key)
     if existing is None and kind is Kind.SALE and not result.order_id and result.folio_number:
         # A decline recovered earlier through a reprint by folio, now arriving itself.
-        existing = connection.execute(
-            select(transactions).where(
+        found = connection.execute(
+            select(*(_T[name] for name in _Existing._fields)).where(
                 transactions.c.folio_number == result.folio_number,
                 transactions.c.source == "reprint",
                 transactions.c.kind == str(Kind.SALE),
                 *_same_terminal(transactions.c.terminal_id, result.terminal_id),
             )
         ).first()
-        if existing is not None:
+        if found is not None:
+            existing = _Existing(*found)
             key = existing.key
     if existing is None:
         row = {
@@ -512,7 +522,7 @@ def _complete_pushes(
     """Match a result to the pushes it answers: by our id in traceability, then by folio, then
     by terminal and time. Returns the ids of the pushes it completed."""
     if pushes_open is None:
-        pushes_open = connection.execute(_ANY_OPEN_PUSH).first() is not None
+        pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
     if not pushes_open:
         return []  # nothing is waiting (the usual case without the SDK): no matching to do
     result = normalised.result
@@ -596,8 +606,8 @@ def _finish(
     problems: str | None = None,
     error: str | None = None,
 ) -> Applied:
-    connection.execute(
-        _FINISH,
+    _FINISH(
+        connection,
         {
             "d": applied.delivery_id,
             "p_outcome": applied.outcome,
@@ -628,7 +638,7 @@ def process(
     ``pushes_open`` False says no push is waiting (checked once per batch by the caller). A
     delivery someone else already processed comes back with outcome ``skipped``.
     """
-    if not connection.execute(_CLAIM, {"d": delivery_id}).rowcount:
+    if not _CLAIM(connection, {"d": delivery_id}).rowcount:
         return Applied(delivery_id, "skipped")
     if edge_error == "too_large":
         return _finish(connection, Applied(delivery_id, "too_large"), now)
@@ -659,12 +669,12 @@ def process(
     if normalised.kind is Kind.UNKNOWN:
         applied.outcome = "unrecognised"
         return _finish(connection, applied, now, **columns)
-    earlier = connection.execute(_EARLIER_SAME_BODY, {"h": digest, "d": delivery_id}).first()
+    earlier = _EARLIER_SAME_BODY(connection, {"h": digest, "d": delivery_id}).fetchone()
     if earlier is not None:
         applied.outcome = "duplicate"
-        applied.transaction_key = earlier.transaction_key
-        if earlier.transaction_key:
-            _bump(connection, earlier.transaction_key, "delivery_count")
+        applied.transaction_key = earlier[0]
+        if earlier[0]:
+            _bump(connection, earlier[0], "delivery_count")
         return _finish(connection, applied, now, **columns)
     if normalised.kind is Kind.REPRINT:
         outcome, key = _apply_reprint(
@@ -701,7 +711,7 @@ def process_many(
     failing delivery is marked ``error`` and does not hold the others back.
     """
     work = list(items)
-    pushes_open = connection.execute(_ANY_OPEN_PUSH).first() is not None
+    pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
     try:
         with connection.begin_nested():
             done = [
@@ -735,7 +745,7 @@ def process_many(
                     )
                 )
         except Exception as exc:  # a bug in processing must never lose the delivery
-            connection.execute(_CLAIM, {"d": delivery_id})
+            _CLAIM(connection, {"d": delivery_id})
             applied.append(
                 _finish(
                     connection,
