@@ -99,7 +99,7 @@ class Writer:
         *,
         on_applied: Callable[[list[Applied]], None] | None = None,
         batch_max: int = 256,
-        process_max: int = 16,
+        process_max: int = 4,
         idle: float = 0.002,
         backlog_max: int = 1000,
         fairness: int = 8,
