@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from netpay_smart._personal import hide
 from netpay_smart.store import Store, TransactionFilter
+from netpay_smart.store.ingest import Incoming, insert_deliveries, process_many
 from netpay_smart.store.schema import transactions
 from tests.wire import vectors as v
 
@@ -20,6 +21,7 @@ from .helpers import (
     NOW,
     cancellation_of,
     deliver,
+    encode,
     real_sale,
     reprint_of,
     sale,
@@ -504,3 +506,45 @@ def test_now_is_recorded_as_received_at(store: Store) -> None:
     [row] = tx_rows(store)
     assert row.received_at == NOW
     assert row.updated_at == NOW
+
+
+def _refuse_order(store: Store, order_id: str) -> None:
+    """A database trigger that refuses the transaction row of ``order_id``: a real failure in
+    the middle of a batch, as a bug or a broken constraint would cause."""
+    with store.engines.write.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON transactions "
+                f"WHEN NEW.order_id = '{order_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.order_id = '{order_id}' THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON transactions "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+
+
+def test_a_delivery_that_fails_in_a_batch_is_marked_error_and_the_others_go_on(
+    store: Store,
+) -> None:
+    """The batch is rolled back to its savepoint and run one by one: the failing delivery ends
+    ``error`` with the reason, the others are processed, nothing is left pending."""
+    _refuse_order(store, "b-2")
+    bodies = [encode(sale(order_id)) for order_id in ("b-1", "b-2", "b-3")]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW) for body in bodies])
+    with store.engines.write.begin() as conn:
+        applied = process_many(
+            conn, [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)], now=NOW
+        )
+
+    assert [a.outcome for a in applied] == ["new", "error", "new"]
+    outcomes = {d["id"]: (d["outcome"], d["error"]) for d in store.list_deliveries()["items"]}
+    assert outcomes[ids[0]] == ("new", None) and outcomes[ids[2]] == ("new", None)
+    assert outcomes[ids[1]][0] == "error" and "refused" in outcomes[ids[1]][1]
+    assert sorted(row.order_id for row in tx_rows(store)) == ["b-1", "b-3"]

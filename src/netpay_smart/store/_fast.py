@@ -13,7 +13,8 @@ SQLite; PostgreSQL takes it as it is).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prebuilt", "insert_row"]
+__all__ = ["Prebuilt", "insert_row", "savepoint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +103,22 @@ def insert_row(connection: Connection, table: Table, row: Mapping[str, Any], suf
         cursor.execute(sql, [_sqlite_value(value) for value in row.values()])
         return cursor
     return driver.execute(sql, row)
+
+
+@contextlib.contextmanager
+def savepoint(connection: Connection, name: str) -> Iterator[None]:
+    """A savepoint on the driver: released on success, rolled back to on an exception.
+
+    ``Connection.begin_nested()`` costs about 230 µs on SQLite here (two statements through
+    SQLAlchemy plus its bookkeeping), the driver about 5; processing takes one per batch.
+    """
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        driver.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    driver.execute(f"RELEASE SAVEPOINT {name}")

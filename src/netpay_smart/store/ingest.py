@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import PayloadError
 from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
-from ._fast import Prebuilt, insert_row
+from ._fast import Prebuilt, insert_row, savepoint
 from .schema import deliveries, pushes, transactions
 
 __all__ = [
@@ -713,7 +713,7 @@ def process_many(
     work = list(items)
     pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
     try:
-        with connection.begin_nested():
+        with savepoint(connection, "netpay_batch"):
             done = [
                 process(
                     connection,
