@@ -99,8 +99,7 @@ class Writer:
         *,
         on_applied: Callable[[list[Applied]], None] | None = None,
         batch_max: int = 256,
-        process_max: int = 16,
-        process_busy: int = 4,
+        process_max: int = 4,
         idle: float = 0.002,
         backlog_max: int = 1000,
         fairness: int = 8,
@@ -118,7 +117,6 @@ class Writer:
         self._backlog: list[_Work] = []
         self._connections: dict[str, Connection] = {}
         self._process_max = process_max
-        self._process_busy = process_busy
         self._idle = idle
         self._backlog_max = backlog_max
         self._fairness = fairness
@@ -304,9 +302,9 @@ class Writer:
     def _work(self) -> None:
         """Process one chunk: from memory while the backlog is small, else from the database
         (the bodies are there, marked pending), so a long burst costs no memory."""
-        # Small chunks while bodies wait to be acknowledged (a chunk holds them back), larger
-        # ones when none does (each transaction has a fixed cost).
-        size = self._process_max if self._queue.empty() else self._process_busy
+        # Small chunks: a body arriving meanwhile waits for the chunk to finish (at 1,000/s,
+        # chunks of 16 made the median ack three times slower than chunks of 4).
+        size = self._process_max
         if self._backlog:
             taken = self._backlog[:size]
             del self._backlog[:size]
