@@ -120,8 +120,8 @@ def pg_url() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _receiver(url: str, spool_path: Path | str) -> Iterator[Live]:
-    receiver = create_app(settings(url, spool_path=str(spool_path)))
+def _receiver(url: str, spool_path: Path | str, **overrides: Any) -> Iterator[Live]:
+    receiver = create_app(settings(url, spool_path=str(spool_path), **overrides))
     try:
         with (
             serve_in_thread(receiver) as base,
@@ -279,3 +279,44 @@ def test_a_receiver_started_while_the_database_is_down_acknowledges_from_the_spo
                 what="the early results moved and processed",
             )
             assert _ready(live)["status"] == "ready"
+
+
+@pg
+def test_a_full_spool_answers_503_and_what_it_took_still_reaches_the_database(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """With the database gone and the spool at its cap (NETPAY_SPOOL_MAX_MB=1), results get
+    200 until the spool is full, then 503 and never 200; once the database is back, every
+    acknowledged result is in it, and none that got a 503."""
+    spool = tmp_path / "spool.sqlite3"
+    with (
+        proxied(pg_url) as (proxy, url),
+        _receiver(url, spool, spool_max_bytes=1024 * 1024) as live,
+    ):
+        proxy.cut()
+        acked: list[str] = []
+        refused: list[str] = []
+        for i in range(2000):
+            order_id = f"full-{i}"
+            answer = live.post(sale_body(order_id))
+            if answer.status_code == 200:
+                assert not refused, "a 200 after the spool was full"
+                acked.append(order_id)
+            else:
+                assert answer.status_code == 503
+                refused.append(order_id)
+                if len(refused) == 20:
+                    break
+        assert len(acked) > 100 and len(refused) == 20
+        ready = _ready(live)
+        assert (ready["http"], ready["status"]) == (503, "unavailable")
+        assert "full" in ready["spool"]["problem"]
+        proxy.restore()
+        ready = wait_until(
+            lambda: _ready(live),
+            lambda r: r["status"] == "ready" and r["spool"]["depth"] == 0,
+            timeout=20,
+            what="the full spool moved back",
+        )
+        assert ready["spool"]["writable"] is True
+    assert [order_id for order_id, _, _ in _stored(pg_url)] == acked

@@ -168,6 +168,7 @@ class Spool:
         db = self._connection()
         db.execute("DELETE FROM spooled WHERE id <= ?", (up_to,))
         self.depth = db.execute("SELECT count(*) FROM spooled").fetchone()[0]
+        self.error = None  # room again (a full spool's pages are reused)
 
     def probe(self) -> str | None:
         """Check, on a connection of its own, that the file takes a durable write.
