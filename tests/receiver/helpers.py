@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -79,18 +78,29 @@ def settings(url: str, **overrides: Any) -> ReceiverSettings:
         "database_url": url,
         "webhook_secrets": (SECRET,),
         "api_token": TOKEN,
-        # On PostgreSQL the receiver keeps a spool; never in the working directory of a test.
-        "spool_path": str(Path(tempfile.mkdtemp(prefix="netpay-spool-")) / "spool.sqlite3"),
     }
     values.update(overrides)
     return ReceiverSettings(**values)
 
 
 @contextlib.contextmanager
-def live_receiver(url: str, **overrides: Any) -> Iterator[Live]:
-    """``create_app`` on ``url`` served on 127.0.0.1:0; the store is closed afterwards."""
-    migrate_if_postgres(url)
-    receiver = create_app(settings(url, **overrides))
+def live_receiver(url: str, *, migrate: bool = True, **overrides: Any) -> Iterator[Live]:
+    """``create_app`` on ``url`` served on 127.0.0.1:0; the store is closed afterwards.
+
+    On PostgreSQL the receiver keeps a spool: in a temporary directory unless ``spool_path``
+    is given, never in the working directory of the test run.
+    """
+    if migrate:
+        migrate_if_postgres(url)
+    with contextlib.ExitStack() as stack:
+        if "spool_path" not in overrides:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="netpay-spool-"))
+            overrides["spool_path"] = str(Path(directory) / "spool.sqlite3")
+        yield stack.enter_context(_served(create_app(settings(url, **overrides))))
+
+
+@contextlib.contextmanager
+def _served(receiver: Receiver) -> Iterator[Live]:
     try:
         with (
             serve_in_thread(receiver) as base,
@@ -102,8 +112,6 @@ def live_receiver(url: str, **overrides: Any) -> Iterator[Live]:
             yield Live(base, receiver, api, bare)
     finally:
         receiver.store.close()
-        if receiver.settings.spool_path:
-            shutil.rmtree(Path(receiver.settings.spool_path).parent, ignore_errors=True)
 
 
 def wait_until(

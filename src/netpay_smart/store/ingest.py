@@ -100,6 +100,18 @@ _INSERT_SQLITE = (
 )
 
 
+def _delivery_row(item: Incoming) -> dict[str, Any]:
+    return {
+        "received_at": item.received_at,
+        "remote": item.remote,
+        "body": item.body,
+        "size": len(item.body),
+        "truncated": item.truncated,
+        "outcome": "pending",
+        "error": item.error,
+    }
+
+
 def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list[int]:
     """Append the bodies; returns their ids in the same order. The caller commits.
 
@@ -127,18 +139,7 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
         last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
         cursor.close()
         return list(range(last - len(items) + 1, last + 1))
-    rows = [
-        {
-            "received_at": item.received_at,
-            "remote": item.remote,
-            "body": item.body,
-            "size": len(item.body),
-            "truncated": item.truncated,
-            "outcome": "pending",
-            "error": item.error,
-        }
-        for item in items
-    ]
+    rows = [_delivery_row(item) for item in items]
     result = connection.execute(
         insert(deliveries).returning(deliveries.c.id, sort_by_parameter_order=True), rows
     )
@@ -160,19 +161,7 @@ def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming
     )
     inserted = 0
     for key, item in spooled:  # one by one: ids follow the spool's order
-        result = connection.execute(
-            statement,
-            {
-                "received_at": item.received_at,
-                "remote": item.remote,
-                "body": item.body,
-                "size": len(item.body),
-                "truncated": item.truncated,
-                "outcome": "pending",
-                "error": item.error,
-                "spool_key": key,
-            },
-        )
+        result = connection.execute(statement, {**_delivery_row(item), "spool_key": key})
         inserted += result.first() is not None
     return inserted
 
