@@ -171,8 +171,8 @@ class Writer:
         self._thread = None
 
     async def write(self, item: Incoming) -> int:
-        """Store ``item`` durably; returns its delivery id once the commit is on disk (minus
-        its spool id when the spool took it)."""
+        """Store ``item`` durably; returns its delivery id once the commit is on disk (the
+        negative of its spool id when the spool took it)."""
         if self._thread is None:
             raise StoreUnavailableError("the writer is not running")
         loop = asyncio.get_running_loop()
@@ -183,10 +183,9 @@ class Writer:
     # -- the thread ---------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        if self.spooling:
-            while self.spooling:
-                if not self._drain():
-                    raise StoreUnavailableError("the spool could not be moved")
+        while self.spooling:  # what the spool holds goes first, in order
+            if not self._drain():
+                raise StoreUnavailableError("the spool could not be moved")
         while True:
             with self._engines.write.begin() as connection:
                 pending = pending_deliveries(connection)
