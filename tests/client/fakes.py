@@ -168,6 +168,10 @@ class FakeReceiver:
         self.patches: list[tuple[str, dict[str, Any]]] = []
         self.results: dict[str, dict[str, Any]] = {}  # push id -> result (completes it)
         self.register_answer: httpx.Response | None = None
+        #: A result every push registered from now on completes with (the terminal answered).
+        self.answer_with: dict[str, Any] | None = None
+        #: How many of the next questions about a push get 503 (the database is down).
+        self.unavailable = 0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -177,11 +181,16 @@ class FakeReceiver:
                 return self.register_answer
             body = json.loads(request.content)
             self.registered[body["id"]] = body
+            if self.answer_with is not None:
+                self.results[body["id"]] = self.answer_with
             return reply(201, {**body, "state": "registered"})
         push_id = path.rsplit("/", 1)[-1]
         if request.method == "PATCH":
             self.patches.append((push_id, json.loads(request.content)))
             return reply(200, {"id": push_id})
+        if self.unavailable:
+            self.unavailable -= 1
+            return reply(503, {"error": "database_unavailable", "message": "try again shortly"})
         registered = self.registered.get(push_id)
         if registered is None:
             return reply(404, {"error": "not_found"})

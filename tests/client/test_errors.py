@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import socket
 
+import anyio
 import httpx
 import pytest
 
+from netpay_smart.client import Push
 from netpay_smart.errors import (
     APIError,
     AuthenticationError,
@@ -18,12 +20,15 @@ from netpay_smart.errors import (
 )
 
 from .fakes import (
+    API_TOKEN,
     BASE_URL,
     INVALID_TOKEN,
     PASSWORD,
+    RECEIVER_URL,
     USERNAME,
     FakeGateway,
     FakeReceiver,
+    async_client,
     client,
     reply,
     sale_kwargs,
@@ -331,3 +336,54 @@ def test_errors_never_show_the_password() -> None:
         sdk.token()
     assert PASSWORD not in str(caught.value)
     assert PASSWORD not in repr(caught.value.body)
+
+
+APPROVED = {
+    "status": "approved",
+    "body": {"responseCode": "00", "message": "Aprobada", "amount": "1.01"},
+    "transaction": {"order_id": "240305131447-0821000119", "amount": "1.01"},
+}
+
+
+def test_a_receiver_whose_database_is_down_is_asked_again_while_the_wait_lasts() -> None:
+    """503 from the receiver (results wait in its spool) is not an error: the SDK asks again
+    and returns the outcome once the receiver can tell."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    receiver.answer_with, receiver.unavailable = APPROVED, 2
+    with client(gateway, receiver) as sdk:
+        outcome = sdk.sale(**sale_kwargs(), wait=True, timeout=30)
+    assert (outcome.approved, outcome.response_code) == (True, "00")
+    asked = [r for r in receiver.requests if r.method == "GET"]
+    assert len(asked) == 3  # two 503s, then the answer
+
+
+def test_async_the_same_wait_through_503s() -> None:
+    """The AsyncClient twin asks again after 503 too, and gets the outcome."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    receiver.answer_with, receiver.unavailable = APPROVED, 1
+
+    async def main() -> None:
+        async with async_client(
+            gateway,
+            receiver_url=RECEIVER_URL,
+            api_token=API_TOKEN,
+            receiver_transport=httpx.MockTransport(receiver.handle),
+        ) as sdk:
+            outcome = await sdk.sale(**sale_kwargs(), wait=True, timeout=30)
+        assert (outcome.approved, outcome.response_code) == (True, "00")
+
+    anyio.run(main)
+    assert len([r for r in receiver.requests if r.method == "GET"]) == 2
+
+
+def test_a_receiver_that_never_answers_ends_the_wait_as_unknown_not_as_an_error() -> None:
+    """When the receiver cannot tell for the whole wait, the outcome is "unknown" (check the
+    terminal before charging again), never an exception that reads like a failed sale."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    receiver.unavailable = 10**6
+    with client(gateway, receiver) as sdk:
+        push = sdk.sale(**sale_kwargs())
+        assert isinstance(push, Push)
+        outcome = push.wait(timeout=1.5, recover=False)
+    assert (outcome.status, outcome.approved) == ("unknown", False)
+    assert "verifique en la terminal" in outcome.message

@@ -7,7 +7,7 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -64,6 +64,9 @@ CANCEL_CUTOFF_HOUR: Final = 20
 TERMINAL_TIMEOUT: Final = 60.0
 DEFAULT_WAIT: Final = TERMINAL_TIMEOUT + 30.0
 RECOVERY_WAIT: Final = 30.0
+#: While the receiver cannot tell (503: its database is down and results wait in its spool; or
+#: it cannot be reached for a moment), how long to pause before asking again.
+UNAVAILABLE_PAUSE: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -627,6 +630,24 @@ def outcome_from_push(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def push_answer(
+    push_id: str, status: int, read_json: Callable[[], Any]
+) -> dict[str, Any] | None:
+    """The receiver's answer about a push: the push, ``None`` while it cannot tell (503)."""
+    if status == 503:
+        return None
+    if status != 200:
+        raise APIError(f"the receiver does not know push {push_id} (HTTP {status})", status=status)
+    found: dict[str, Any] = read_json()
+    return found
+
+
+def unknown_push(plan: PushPlan) -> dict[str, Any]:
+    """What is known of a push the receiver never answered about: nothing, so far."""
+    return {"id": plan.push_id, "kind": plan.kind, "folio_number": plan.folio_number,
+            "state": "unknown"}  # fmt: skip
 
 
 def wait_slices(total: float, *, longest: float = 25.0) -> list[float]:

@@ -16,6 +16,7 @@ from ._auth import StoredToken, TokenAuth, TokenStore
 from ._base import (
     DEFAULT_WAIT,
     RECOVERY_WAIT,
+    UNAVAILABLE_PAUSE,
     ClientSettings,
     Outcome,
     PushPlan,
@@ -24,8 +25,10 @@ from ._base import (
     plan_cancel,
     plan_reprint,
     plan_sale,
+    push_answer,
     push_request,
     transport_error,
+    unknown_push,
     utcnow,
     wait_slices,
 )
@@ -289,37 +292,44 @@ class Client:
             with self._busy_lock:
                 self._busy.discard(plan.serial_number)
 
-    def _poll(self, push_id: str, seconds: float) -> dict[str, Any]:
-        response = self._receiver_call(
-            "GET",
-            f"/api/pushes/{push_id}",
-            params={"wait": f"{seconds:.3f}"},
-            timeout=seconds + 10,
-        )
-        if response.status_code != 200:
-            raise APIError(
-                f"the receiver does not know push {push_id} (HTTP {response.status_code})",
-                status=response.status_code,
-            )
-        found: dict[str, Any] = response.json()
-        return found
+    def _poll(self, push_id: str, seconds: float) -> dict[str, Any] | None:
+        """The push, long-polled up to ``seconds``; ``None`` if the receiver could not tell
+        within them (503 or unreachable: asked again every ``UNAVAILABLE_PAUSE``)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                response = self._receiver_call(
+                    "GET",
+                    f"/api/pushes/{push_id}",
+                    params={"wait": f"{seconds:.3f}"},
+                    timeout=seconds + 10,
+                )
+                found = push_answer(push_id, response.status_code, response.json)
+            except TransportError:
+                found = None
+            left = deadline - time.monotonic()
+            if found is not None or left <= 0:
+                return found
+            time.sleep(min(UNAVAILABLE_PAUSE, left))
+            seconds = max(deadline - time.monotonic(), 0.0)
 
-    def _wait_for(self, push_id: str, seconds: float) -> dict[str, Any]:
+    def _wait_for(self, push_id: str, seconds: float) -> dict[str, Any] | None:
         found = self._poll(push_id, 0)
         for piece in wait_slices(seconds):
-            if found["state"] == "completed":
+            if found is not None and found["state"] == "completed":
                 break
-            found = self._poll(push_id, piece)
+            found = self._poll(push_id, piece) or found
         return found
 
     def _wait(self, plan: PushPlan, started: float, timeout: float, *, recover: bool) -> Outcome:
         self.settings.require_receiver()
         remaining = max(timeout - (time.monotonic() - started), 0.0)
-        found = self._wait_for(plan.push_id, remaining)
+        found = self._wait_for(plan.push_id, remaining) or unknown_push(plan)
         recovered = False
         if found["state"] != "completed" and recover and plan.kind == "sale":
             recovered = self._recover(plan)
-            found = self._wait_for(plan.push_id, RECOVERY_WAIT) if recovered else found
+            if recovered:
+                found = self._wait_for(plan.push_id, RECOVERY_WAIT) or found
         recovered = recovered and found["state"] == "completed"
         return outcome_from_push(found, elapsed=time.monotonic() - started, recovered=recovered)
 
