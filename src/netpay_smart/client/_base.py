@@ -632,9 +632,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def push_answer(
-    push_id: str, status: int, read_json: Callable[[], Any]
-) -> dict[str, Any] | None:
+def push_answer(push_id: str, status: int, read_json: Callable[[], Any]) -> dict[str, Any] | None:
     """The receiver's answer about a push: the push, ``None`` while it cannot tell (503)."""
     if status == 503:
         return None
