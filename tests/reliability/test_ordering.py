@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from netpay_smart.store import Applied, Store
 from netpay_smart.store.ingest import Incoming, insert_deliveries
 from netpay_smart.store.schema import deliveries, transactions
+from tests.conftest import PG_URL, postgres_schema
 from tests.store.helpers import NOW, cancellation_of, deliver, encode, reprint_of, sale
 
 ORDERS = [f"240305131447-149411305{n}" for n in range(3)]
@@ -86,7 +88,7 @@ class IngestOrdering(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="netpay-ordering-"))
-        self.store = _fresh_store(self.directory, "main")
+        self.store = self.open_store("main")
         #: delivery id -> index in UNIVERSE, for every committed delivery.
         self.body_of: dict[int, int] = {}
         #: ids committed but not processed yet (a crash after the acknowledgement).
@@ -95,6 +97,10 @@ class IngestOrdering(RuleBasedStateMachine):
         self.processed_order: list[int] = []
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def open_store(self, name: str) -> Store:
+        """An empty, migrated store for this example."""
+        return _fresh_store(self.directory, name)
 
     def _processed(self, applied: Applied, index: int) -> None:
         self.body_of[applied.delivery_id] = index
@@ -239,7 +245,7 @@ class IngestOrdering(RuleBasedStateMachine):
         try:
             self._recover_all()
             self.store_matches_model()
-            other = _fresh_store(self.directory, "reversed")
+            other = self.open_store("reversed")
             try:
                 for index in reversed(self.processed_order):
                     deliver(other, UNIVERSE[index][2])
@@ -263,3 +269,37 @@ class IngestOrdering(RuleBasedStateMachine):
 IngestOrdering.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
 TestIngestOrdering = IngestOrdering.TestCase
 TestIngestOrdering.__doc__ = "Any order of deliveries, crashes and restarts: same final state."
+
+
+_SCHEMAS: dict[str, str] = {}
+
+
+def _empty_postgres_store(name: str) -> Store:
+    """A store on one of two PostgreSQL schemas migrated once per session, emptied."""
+    if name not in _SCHEMAS:
+        schemas = postgres_schema()
+        _SCHEMAS[name] = schemas.__enter__()
+        atexit.register(schemas.__exit__, None, None, None)
+        Store.open(_SCHEMAS[name], migrate=True).close()
+    store = Store.open(_SCHEMAS[name])
+    with store.engines.write.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE pushes, transactions, deliveries RESTART IDENTITY CASCADE")
+    return store
+
+
+class IngestOrderingPostgres(IngestOrdering):
+    """The same machine on PostgreSQL (claims, ON CONFLICT and the driver's statements there)."""
+
+    def open_store(self, name: str) -> Store:
+        return _empty_postgres_store(name)
+
+
+IngestOrderingPostgres.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=15, deadline=None
+)
+TestIngestOrderingPostgres = pytest.mark.postgres(
+    pytest.mark.skipif(not PG_URL, reason="set NETPAY_TEST_DATABASE_URL to run it")(
+        IngestOrderingPostgres.TestCase
+    )
+)
+TestIngestOrderingPostgres.__doc__ = "The same on PostgreSQL: same final state in any order."

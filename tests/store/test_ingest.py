@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL (the ``store`` fixture).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -548,3 +549,36 @@ def test_a_delivery_that_fails_in_a_batch_is_marked_error_and_the_others_go_on(
     assert outcomes[ids[0]] == ("new", None) and outcomes[ids[2]] == ("new", None)
     assert outcomes[ids[1]][0] == "error" and "refused" in outcomes[ids[1]][1]
     assert sorted(row.order_id for row in tx_rows(store)) == ["b-1", "b-3"]
+
+
+def _process_at_once(store: Store, body: bytes, ids: list[int]) -> list[str]:
+    """Process the deliveries ``ids`` (all ``body``) on as many threads, released together."""
+    barrier = threading.Barrier(len(ids))
+    outcomes: list[str] = []
+
+    def process_one(delivery_id: int) -> None:
+        barrier.wait(5)
+        with store.engines.write.begin() as conn:
+            done = process_many(conn, [(delivery_id, body, None, None)], now=NOW)
+        outcomes.extend(applied.outcome for applied in done)
+
+    threads = [threading.Thread(target=process_one, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    return sorted(outcomes)
+
+
+def test_the_same_reprint_processed_twice_at_once_counts_once(store: Store) -> None:
+    """Two replicas processing the same reprint body at the same moment: one reprint, one
+    duplicate, ``reprint_count`` 1 (on PostgreSQL a lock on the body's hash orders them; the
+    stateful test found the double count before it). Five sales, five races."""
+    for n in range(5):
+        order_id = f"{ORDER}-{n}"
+        deliver(store, sale(order_id))
+        body = encode(reprint_of(sale(order_id)))
+        with store.engines.write.begin() as conn:
+            ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)] * 2)
+        assert _process_at_once(store, body, ids) == ["duplicate", "reprint"]
+    assert [row.reprint_count for row in _sales(store)] == [1] * 5

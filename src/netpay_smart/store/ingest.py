@@ -32,7 +32,18 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -279,6 +290,8 @@ _EARLIER_SAME_BODY = Prebuilt(
     )
     .limit(1)
 )
+# The two-key form: a key space apart from the one-key locks pushes take per terminal.
+_LOCK_BODY = Prebuilt(text("SELECT pg_advisory_xact_lock(1, hashtext(:h))"))
 # Claiming a delivery first makes processing safe when two processes could both see it
 # pending (replicas on PostgreSQL, a restart recovering): the second finds it claimed.
 _CLAIM = Prebuilt(
@@ -658,6 +671,11 @@ def process(
     if normalised.kind is Kind.UNKNOWN:
         applied.outcome = "unrecognised"
         return _finish(connection, applied, now, **columns)
+    if connection.dialect.name == "postgresql":
+        # Two replicas processing the same body at once would both find no earlier copy
+        # (READ COMMITTED) and count a reprint twice: the second waits for the first here,
+        # and its next statement sees the first's commit.
+        _LOCK_BODY(connection, {"h": digest})
     earlier = _EARLIER_SAME_BODY(connection, {"h": digest, "d": delivery_id}).fetchone()
     if earlier is not None:
         applied.outcome = "duplicate"
