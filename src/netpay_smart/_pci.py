@@ -2,8 +2,10 @@
 
 Smart terminals send only the last four digits and the BIN, but a misconfigured POS can put a
 full card number into ``traceability`` or ``folioNumber``. Any run of 13 to 19 digits that passes
-the Luhn check is masked down to its last four before a body is written anywhere. ``hexSign``
-(the signature image, hexadecimal) is left alone: its digit runs are pixels, not cards.
+the Luhn check is masked down to its last four before a body is written anywhere, and so is
+a number written the way cards are printed, in groups with spaces or dashes
+(``4111 1111 1111 1111``, ``3782-822463-10005``). ``hexSign`` (the signature image,
+hexadecimal) is left alone: its digit runs are pixels, not cards.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ _HEX_SIGN: Final = re.compile(rb'"hexSign"\s*:\s*"[^"]*"')
 _DIGIT_FLAGS: Final = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
 _THIRTEEN: Final = b"1" * 13
 _CARD_LIKE: Final = re.compile(rb"(?<![0-9])[0-9]{13,19}(?![0-9])")
+# Digits b"1", a space or a dash b"-", anything else b"0": a card number as printed holds
+# b"1111-1111", which find() spots at C speed; _printed_card() then checks the shape around it
+# before the (much slower) regex below runs.
+_GROUP_FLAGS: Final = bytes(
+    0x31 if 0x30 <= byte <= 0x39 else 0x2D if byte in (0x20, 0x2D) else 0x30 for byte in range(256)
+)
+# A card number as printed, one kind of separator: 4-4-4-(1..4), then 1..3 more for 17 to 19
+# digits (4-4-4-4-3), or 4-6-(4..5) (Diners, American Express).
+_GROUPED: Final = re.compile(
+    rb"(?<![0-9])[0-9]{4}(?P<s>[ -])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{1,4}"
+    rb"(?:(?P=s)[0-9]{1,3})?(?![0-9])"
+    rb"|(?<![0-9])[0-9]{4}(?P<t>[ -])[0-9]{6}(?P=t)[0-9]{4,5}(?![0-9])"
+)
 # The bytes a JSON number is made of.
 _NUMBER_BYTES: Final = frozenset(bytes([b]) for b in b"0123456789.-+eE")
 
@@ -41,6 +56,58 @@ def luhn_valid(digits: bytes | str) -> bool:
 
 def _masked(run: bytes) -> bytes:
     return b"*" * (len(run) - 4) + run[-4:]
+
+
+def _printed_card(shapes: bytes) -> bool:
+    """Whether ``shapes`` (b"0" then the body through _GROUP_FLAGS) holds four digits after a
+    non-digit, a separator, then four digits and a separator or six ("4111 1111 ",
+    "3782-822463-"). An orderId like "210304142730-1490293930" does not."""
+    at = shapes.find(b"1111-1111")
+    while at >= 0:
+        if shapes[at - 1] != 0x31 and (
+            shapes[at + 9 : at + 10] == b"-" or shapes[at + 9 : at + 12] == b"11-"
+        ):
+            return True
+        at = shapes.find(b"1111-1111", at + 1)
+    return False
+
+
+def _mask_grouped(match: re.Match[bytes]) -> bytes:
+    """A grouped card number with every digit but the last four starred, separators kept."""
+    text = match.group(0)
+    digits = bytes(b for b in text if 0x30 <= b <= 0x39)
+    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
+        return text
+    keep = len(digits) - 4
+    out = bytearray()
+    for byte in text:
+        if 0x30 <= byte <= 0x39:
+            out.append(0x2A if keep > 0 else byte)
+            keep -= 1
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+def _mask_grouped_outside(body: bytes, sign_start: int, sign_end: int) -> tuple[bytes, int]:
+    """Mask grouped card numbers outside the signature; returns (body, how many)."""
+    count = 0
+
+    def mask(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        masked = _mask_grouped(match)
+        count += masked != match.group(0)
+        return masked
+
+    if sign_end:
+        body = (
+            _GROUPED.sub(mask, body[:sign_start])
+            + body[sign_start:sign_end]
+            + _GROUPED.sub(mask, body[sign_end:])
+        )
+    else:
+        body = _GROUPED.sub(mask, body)
+    return body, count
 
 
 def _mask_all(text: bytes) -> bytes:
@@ -83,7 +150,8 @@ def _hex_sign(body: bytes) -> tuple[int, int]:
 
 
 def mask_pans(body: bytes) -> tuple[bytes, int]:
-    """Mask every Luhn-valid 13–19 digit run outside ``hexSign``; returns (body, count).
+    """Mask every Luhn-valid 13–19 digit card number outside ``hexSign``, in one run or in
+    printed groups; returns (body, count).
 
     A run inside a JSON string keeps its last four digits: ``"************1111"``. A run that
     is a JSON *number* becomes that string, quotes included, so the body stays valid JSON.
@@ -94,6 +162,10 @@ def mask_pans(body: bytes) -> tuple[bytes, int]:
     that are pixels, not cards) is skipped rather than scanned.
     """
     sign_start, sign_end = _hex_sign(body) if b'"hexSign"' in body else (0, 0)
+    grouped = 0
+    if _printed_card(b"0" + body.translate(_GROUP_FLAGS)):
+        # Grouped numbers only change digits to stars, so every offset stays where it was.
+        body, grouped = _mask_grouped_outside(body, sign_start, sign_end)
     flags = body.translate(_DIGIT_FLAGS)
     runs = [
         (start, end)
@@ -102,7 +174,7 @@ def mask_pans(body: bytes) -> tuple[bytes, int]:
         if end - start <= 19 and luhn_valid(body[start:end])
     ]
     if not runs:
-        return body, 0
+        return body, grouped
     json_like = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     out: list[bytes] = []
     cursor = 0
@@ -128,4 +200,4 @@ def mask_pans(body: bytes) -> tuple[bytes, int]:
             cursor = end
         count += 1
     out.append(body[cursor:])
-    return b"".join(out), count
+    return b"".join(out), count + grouped
