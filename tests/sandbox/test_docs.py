@@ -11,6 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.wire.vectors import (
+    SEED000_CANCEL_REQUEST,
+    SEED000_REPRINT_REQUEST,
+    SEED000_SALE_REQUEST,
+)
+
 from .harness import BASIC, PUSHED, SERIAL, STORE, Live
 
 CURL = shutil.which("curl")
@@ -18,28 +24,6 @@ needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 PREFIXES = pytest.mark.parametrize("prefix", ["", "/gateway"], ids=["root", "gateway"])
 
 TOKEN_KEYS = {"access_token", "token_type", "refresh_token", "expires_in", "scope", "jti"}
-
-# The seed's sale, reprint and cancel bodies, character for character (the reprint's opening
-# brace, missing in the seed, restored).
-SEED_SALE = (
-    '{\n   "traceability": {\n \n   },\n   "amount": 1.01,\n   "serialNumber": "0821000119",'
-    '\n   "storeId": "455311",\n   "isSmartAccounts":"true"\n}'
-)
-SEED_REPRINT = """{"traceability": {
-   },
-   "orderId": "200624084826-0821000119",
-   "serialNumber": "0821000119",
-   "storeId": "455311",
-   "isSmartAccounts":"true"
-}"""
-SEED_CANCEL = """{
-   "traceability": {
-   },
-   "orderId": "200623160129-0821000119",
-   "serialNumber": "0821000119",
-   "storeId": "455311",
-   "isSmartAccounts":"true"
-}"""
 
 
 def curl(*args: str) -> tuple[int, dict[str, Any]]:
@@ -201,16 +185,16 @@ def test_seed_sale_reprint_and_cancel_bodies(live: Live, prefix: str) -> None:
         answer = post_raw(live, prefix, kind, text)
         assert (answer.status_code, answer.json()) == (200, PUSHED)
 
-    sale = live.expect(lambda: push("sale", SEED_SALE))
+    sale = live.expect(lambda: push("sale", SEED000_SALE_REQUEST))
     assert (sale["responseCode"], sale["amount"], sale["storeId"]) == ("00", "1.01", STORE)
     assert sale["terminalId"] == SERIAL
     order_id = sale["orderId"]
 
-    reprint_body = SEED_REPRINT.replace("200624084826-0821000119", order_id)
+    reprint_body = SEED000_REPRINT_REQUEST.replace("200624084826-0821000119", order_id)
     reprint = live.expect(lambda: push("reprint", reprint_body))
     assert (reprint["isRePrint"], reprint["orderId"]) == (True, order_id)
 
-    cancel_body = SEED_CANCEL.replace("200623160129-0821000119", order_id)
+    cancel_body = SEED000_CANCEL_REQUEST.replace("200623160129-0821000119", order_id)
     cancel = live.expect(lambda: push("cancel", cancel_body))
     assert (cancel["responseCode"], cancel["transType"], cancel["orderId"]) == ("00", "V", order_id)
 
@@ -218,10 +202,10 @@ def test_seed_sale_reprint_and_cancel_bodies(live: Live, prefix: str) -> None:
 @PREFIXES
 def test_seed_reprint_and_cancel_of_unknown_orders(live: Live, prefix: str) -> None:
     """The seeds' own order ids are unknown here: pushes answer 00, the cancel posts a 13."""
-    pushed = post_raw(live, prefix, "reprint", SEED_REPRINT)
+    pushed = post_raw(live, prefix, "reprint", SEED000_REPRINT_REQUEST)
     assert (pushed.status_code, pushed.json()) == (200, PUSHED)
     live.wait_terminal(lambda t: "no encontrada" in t["screen"] and t["state"] == "idle")
-    pushed = post_raw(live, prefix, "cancel", SEED_CANCEL)
+    pushed = post_raw(live, prefix, "cancel", SEED000_CANCEL_REQUEST)
     assert (pushed.status_code, pushed.json()) == (200, PUSHED)
     (declined,) = live.recorder.wait_results(1)
     assert declined["responseCode"] == "13"
