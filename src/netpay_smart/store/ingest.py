@@ -719,44 +719,35 @@ def process_many(
     """
     work = list(items)
     pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
+
+    def one(delivery_id: int, body: bytes, decoded: Any, edge_error: str | None) -> Applied:
+        return process(
+            connection,
+            delivery_id,
+            body,
+            now=now,
+            decoded=decoded,
+            edge_error=edge_error,
+            pushes_open=pushes_open,
+        )
+
     try:
         with savepoint(connection, "netpay_batch"):
-            done = [
-                process(
-                    connection,
-                    delivery_id,
-                    body,
-                    now=now,
-                    decoded=decoded,
-                    edge_error=edge_error,
-                    pushes_open=pushes_open,
-                )
-                for delivery_id, body, decoded, edge_error in work
-            ]
+            done = [one(*item) for item in work]
         return [applied for applied in done if applied.outcome != "skipped"]
     except Exception:
         log.warning("a batch of %d deliveries failed; processing one by one", len(work))
     applied: list[Applied] = []
-    for delivery_id, body, decoded, edge_error in work:
+    for item in work:
         try:
-            with connection.begin_nested():
-                applied.append(
-                    process(
-                        connection,
-                        delivery_id,
-                        body,
-                        now=now,
-                        decoded=decoded,
-                        edge_error=edge_error,
-                        pushes_open=pushes_open,
-                    )
-                )
+            with savepoint(connection, "netpay_one"):
+                applied.append(one(*item))
         except Exception as exc:  # a bug in processing must never lose the delivery
-            _CLAIM(connection, {"d": delivery_id})
+            _CLAIM(connection, {"d": item[0]})
             applied.append(
                 _finish(
                     connection,
-                    Applied(delivery_id, "error"),
+                    Applied(item[0], "error"),
                     now,
                     error=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
                 )
