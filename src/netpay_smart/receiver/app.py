@@ -167,8 +167,8 @@ class Receiver:
         spool, problem = self.store.spool, None
         if spool is not None:
             problem = await anyio.to_thread.run_sync(spool.probe)
-            body["spool"] = {"path": str(spool.path), "writable": problem is None}
-            body["spool"]["depth"] = spool.depth
+            body["spool"] = {"path": str(spool.path), "writable": problem is None,
+                             "depth": spool.depth}  # fmt: skip
             if problem is not None:
                 body["spool"]["problem"] = problem[:200]
         writer = self.store.writer

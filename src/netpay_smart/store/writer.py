@@ -303,7 +303,7 @@ class Writer:
         if self.spooling:
             if not self._drain():
                 self._retry_at = time.monotonic() + self._retry_every
-        else:
+        elif not self._separate:  # on PostgreSQL the processor thread does this
             self._work()
 
     def _drain(self) -> bool:
@@ -448,12 +448,16 @@ class Writer:
                     (delivery_id, job.item.body, job.item.decoded, job.item.error)
                     for job, delivery_id in zip(jobs, ids, strict=True)
                 )
-        self._has_work.set()
+        self._wake_processor()
 
     def _spill(self) -> None:
         with self._state:
             self._spill_locked()
-        self._has_work.set()
+        self._wake_processor()
+
+    def _wake_processor(self) -> None:
+        if self._separate:
+            self._has_work.set()
 
     def _spill_locked(self) -> None:
         self._spilled = True
