@@ -84,21 +84,34 @@ class Prebuilt:
         return driver.execute(compiled.sql, values)
 
 
+_INSERTS: dict[tuple[str, str, tuple[str, ...], str], str] = {}
+
+
+def _insert_sql(connection: Connection, table: Table, names: tuple[str, ...], suffix: str) -> str:
+    """The INSERT text for these columns, written once per dialect, table and column list."""
+    key = (connection.dialect.name, table.name, names, suffix)
+    sql = _INSERTS.get(key)
+    if sql is None:
+        unknown = set(names) - set(table.c.keys())
+        if unknown:
+            raise KeyError(f"not columns of {table.name}: {sorted(unknown)}")
+        quote = connection.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(name) for name in names)
+        qmark = connection.dialect.paramstyle == "qmark"
+        marks = ", ".join("?" if qmark else f"%({name})s" for name in names)
+        # Only names of the table's own columns reach the text; every value is bound.
+        sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) {suffix}"  # noqa: S608
+        _INSERTS[key] = sql
+    return sql
+
+
 def insert_row(connection: Connection, table: Table, row: Mapping[str, Any], suffix: str) -> Any:
     """``INSERT INTO table (row's columns) VALUES (...) suffix`` on the driver's cursor; only
     the columns given (SQLAlchemy would add every column that has a default)."""
-    quote = connection.dialect.identifier_preparer.quote
-    unknown = row.keys() - set(table.c.keys())
-    if unknown:
-        raise KeyError(f"not columns of {table.name}: {sorted(unknown)}")
-    columns = ", ".join(quote(name) for name in row)
-    qmark = connection.dialect.paramstyle == "qmark"
-    marks = ", ".join("?" if qmark else f"%({name})s" for name in row)
-    # Only names of the table's own columns reach the text; every value is bound.
-    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) {suffix}"  # noqa: S608
+    sql = _insert_sql(connection, table, tuple(row), suffix)
     driver = connection.connection.driver_connection
     assert driver is not None
-    if qmark:
+    if connection.dialect.paramstyle == "qmark":
         cursor = driver.cursor()
         cursor.execute(sql, [_sqlite_value(value) for value in row.values()])
         return cursor
