@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from netpay_smart._personal import hide
 from netpay_smart.store import Applied, Incoming, Store, StoreUnavailableError
 from netpay_smart.store.ingest import insert_deliveries, pending_deliveries
+from netpay_smart.store.writer import WAL_FRAMES, Writer
 from tests.wire import vectors as v
 
 from .helpers import NOW, encode, real_sale, sale, tx_rows
@@ -134,3 +137,70 @@ def test_nothing_pending_means_no_callback_at_start(store: Store) -> None:
     store.start(on_applied=collector, clock=lambda: NOW)
     store.stop()
     assert (collector.calls, collector.applied) == (0, [])
+
+
+def _wal_frames(store: Store) -> int:
+    """Frames in the database's write-ahead log file (its size, in SQLite's WAL format)."""
+    path = Path(str(store.engines.write.url.database) + "-wal")
+    return max(0, (path.stat().st_size - 32) // (4096 + 24)) if path.exists() else 0
+
+
+def _write_many(store: Store, count: int, first: int = 0) -> list[int]:
+    async def write_all() -> list[int]:
+        return list(
+            await asyncio.gather(
+                *(
+                    store.write(Incoming(body=encode(sale(f"CKPT-{n}")), received_at=NOW))
+                    for n in range(first, first + count)
+                )
+            )
+        )
+
+    return asyncio.run(write_all())
+
+
+def test_sqlite_commits_leave_checkpoints_to_their_thread(store: Store) -> None:
+    """SQLite: acknowledgements and processing do not copy the WAL back at SQLite's usual
+    1,000 frames (a batch of terminals would wait for it): with the checkpoint thread held
+    back, the WAL grows past that, up to the writer's own limit."""
+    if store.dialect != "sqlite":
+        pytest.skip("checkpoints are SQLite's")
+    collector = Collector(expected=1500)
+    store.writer = Writer(store.engines, on_applied=collector, checkpoint_pause=3600)
+    store.writer.start()
+    try:
+        assert store.writer.checkpointer is not None
+        _write_many(store, 1500)
+        assert collector.done.wait(60)
+        assert 1100 < _wal_frames(store) <= WAL_FRAMES + 500
+        assert store.writer.checkpointer.runs == 0
+    finally:
+        store.stop()
+    assert len(tx_rows(store)) == 1500
+
+
+def test_sqlite_checkpoint_thread_copies_the_wal_back(store: Store) -> None:
+    """SQLite: shortly after commits, the checkpoint thread copies WAL frames into the database
+    file, and the WAL stays bounded however long the writes go on."""
+    if store.dialect != "sqlite":
+        pytest.skip("checkpoints are SQLite's")
+    collector = Collector(expected=1500)
+    store.writer = Writer(store.engines, on_applied=collector, checkpoint_pause=0.01)
+    store.writer.start()
+    try:
+        checkpointer = store.writer.checkpointer
+        assert checkpointer is not None
+        for round_ in range(5):
+            _write_many(store, 300, first=300 * round_)
+        assert collector.done.wait(60)
+        deadline = time.monotonic() + 10
+        while checkpointer.frames < 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.runs >= 1
+        assert checkpointer.frames >= 1000
+    finally:
+        store.stop()
+    # The WAL was reused: the 1,500 deliveries wrote more frames than it holds.
+    assert _wal_frames(store) <= WAL_FRAMES + 500
+    assert checkpointer.frames > WAL_FRAMES + 500
+    assert len(tx_rows(store)) == 1500

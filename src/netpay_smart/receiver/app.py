@@ -195,6 +195,16 @@ class Receiver:
                 "# TYPE netpay_processing_backlog gauge\n"
                 f"netpay_processing_backlog {max(writer.committed - writer.processed, 0)}\n"
             )
+        if writer is not None and writer.checkpointer is not None:
+            extra += (
+                "# HELP netpay_sqlite_checkpoints_total Checkpoints run by the checkpoint thread.\n"
+                "# TYPE netpay_sqlite_checkpoints_total counter\n"
+                f"netpay_sqlite_checkpoints_total {writer.checkpointer.runs}\n"
+                "# HELP netpay_sqlite_checkpoint_frames_total WAL frames it copied into the "
+                "database file.\n"
+                "# TYPE netpay_sqlite_checkpoint_frames_total counter\n"
+                f"netpay_sqlite_checkpoint_frames_total {writer.checkpointer.frames}\n"
+            )
         spool = self.store.spool
         if writer is not None and spool is not None:
             extra += (

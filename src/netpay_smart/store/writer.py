@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ._checkpoint import Checkpointer
 from .engine import Engines
 from .ingest import (
     Applied,
@@ -91,6 +92,10 @@ def _wake(jobs: list[_Job], values: list[int] | BaseException) -> None:
 
 _STOP = object()
 
+#: The WAL's size (in 4 KB frames) at which the writer's own commit checkpoints (see
+#: ``_checkpoint.py``); SQLite's default, 1,000, would make commits do what the thread does.
+WAL_FRAMES = 4000
+
 
 class Writer:
     """Group-commit writer thread. ``on_applied`` is called (on the thread) after processing."""
@@ -110,6 +115,7 @@ class Writer:
         retry_every: float = 1.0,
         drain_max: int = 500,
         processor_thread: bool | None = None,
+        checkpoint_pause: float = 0.1,
     ) -> None:
         self._engines = engines
         self._on_applied = on_applied
@@ -127,6 +133,13 @@ class Writer:
         # 1,000/s, chunks of 16 made the median ack three times slower than chunks of 4).
         self._process_max = process_max or (16 if self._separate else 4)
         self._processor: threading.Thread | None = None
+        #: SQLite (a file): checkpoints run on a thread of their own, never inside a commit.
+        self.checkpointer = (
+            Checkpointer(engines.write, pause=checkpoint_pause)
+            if engines.dialect == "sqlite"
+            and engines.write.url.database not in (None, "", ":memory:")
+            else None
+        )
         self._has_work = threading.Event()
         self._stopping = False
         # The backlog and the spilled flag are shared by the two threads on PostgreSQL;
@@ -177,6 +190,8 @@ class Writer:
             self.spooling = True
             self._retry_at = time.monotonic() + self._retry_every
         self._stopping = False
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         self._thread = threading.Thread(target=self._run, name="netpay-writer", daemon=True)
         self._thread.start()
         if self._separate:
@@ -197,6 +212,8 @@ class Writer:
             self._has_work.set()
             self._processor.join(timeout)
             self._processor = None
+        if self.checkpointer is not None:
+            self.checkpointer.stop(timeout)
 
     async def write(self, item: Incoming) -> int:
         """Store ``item`` durably; returns its delivery id once the commit is on disk (the
@@ -383,10 +400,15 @@ class Writer:
         connection = self._connections.get(role)
         if connection is None or connection.closed or connection.invalidated:
             connection = self._engines.write.connect()
+            driver = connection.connection.driver_connection
             if role == "work" and self._engines.dialect == "sqlite":
-                connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-                    "PRAGMA synchronous=NORMAL"
-                )
+                driver.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            if self.checkpointer is not None:
+                # The checkpoint thread copies the WAL back; under sustained load it cannot
+                # finish (frames keep arriving), and the WAL is only reused after a finished
+                # one. So every WAL_FRAMES frames a commit checkpoints after all: by then the
+                # thread has copied nearly everything, and what is left is quick.
+                driver.execute(f"PRAGMA wal_autocheckpoint={WAL_FRAMES}")  # type: ignore[union-attr]
             self._connections[role] = connection
         return connection
 
@@ -395,10 +417,10 @@ class Writer:
         if connection is not None:
             with contextlib.suppress(Exception):
                 if self._engines.dialect == "sqlite" and not connection.invalidated:
-                    # Back to the pool as the engine made it: durable.
-                    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-                        "PRAGMA synchronous=FULL"
-                    )
+                    # Back to the pool as the engine made it: durable, checkpointing itself.
+                    driver = connection.connection.driver_connection
+                    driver.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
+                    driver.execute("PRAGMA wal_autocheckpoint=1000")  # type: ignore[union-attr]
                 connection.close()
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -439,6 +461,8 @@ class Writer:
         self.batches += 1
         self.committed += len(jobs)
         _wake(jobs, ids)
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
         with self._state:
             if self._spilled or len(self._backlog) + len(jobs) > self._backlog_max:
                 # Too much to hold: leave it all in the database (pending), read it back there.
@@ -485,6 +509,8 @@ class Writer:
             self._spill()
             return
         self.processed += len(applied)
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
         self._notify(applied)
 
     def _notify(self, applied: list[Applied]) -> None:
