@@ -184,10 +184,10 @@ def test_metrics_are_open_prometheus_text_that_counts(live: Live) -> None:
     if live.receiver.store.dialect == "sqlite":  # the checkpoint thread copied the commits back
         copied = wait_until(
             lambda: live.bare.get("/metrics").text,
-            lambda t: re.search(r"^netpay_sqlite_checkpoint_frames_total [1-9]", t, re.M),
+            lambda t: re.search(r"^netpay_sqlite_checkpoints_total [1-9]", t, re.M),
             what="a checkpoint",
         )
-        assert re.search(r"^netpay_sqlite_checkpoints_total [1-9]", copied, re.M)
+        assert re.search(r"^netpay_sqlite_wal_frames [1-9]", copied, re.M)
     buckets = [int(n) for n in re.findall(r"^netpay_ack_seconds_bucket\{.*\} (\d+)$", text, re.M)]
     assert buckets == sorted(buckets)  # cumulative, as Prometheus histograms are
 

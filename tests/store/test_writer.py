@@ -159,17 +159,23 @@ def _write_many(store: Store, count: int, first: int = 0) -> list[int]:
     return asyncio.run(write_all())
 
 
+def _sqlite_writer(store: Store, *, checkpoint_pause: float) -> Collector:
+    """Start ``store`` with a writer whose checkpoint thread waits ``checkpoint_pause``."""
+    if store.dialect != "sqlite":
+        pytest.skip("checkpoints are SQLite's")
+    collector = Collector(expected=1500)
+    store.writer = Writer(store.engines, on_applied=collector, checkpoint_pause=checkpoint_pause)
+    store.writer.start()
+    return collector
+
+
 def test_sqlite_commits_leave_checkpoints_to_their_thread(store: Store) -> None:
     """SQLite: acknowledgements and processing do not copy the WAL back at SQLite's usual
     1,000 frames (a batch of terminals would wait for it): with the checkpoint thread held
     back, the WAL grows past that, up to the writer's own limit."""
-    if store.dialect != "sqlite":
-        pytest.skip("checkpoints are SQLite's")
-    collector = Collector(expected=1500)
-    store.writer = Writer(store.engines, on_applied=collector, checkpoint_pause=3600)
-    store.writer.start()
+    collector = _sqlite_writer(store, checkpoint_pause=3600)
     try:
-        assert store.writer.checkpointer is not None
+        assert store.writer is not None and store.writer.checkpointer is not None
         _write_many(store, 1500)
         assert collector.done.wait(60)
         assert 1100 < _wal_frames(store) <= WAL_FRAMES + 500
@@ -180,27 +186,22 @@ def test_sqlite_commits_leave_checkpoints_to_their_thread(store: Store) -> None:
 
 
 def test_sqlite_checkpoint_thread_copies_the_wal_back(store: Store) -> None:
-    """SQLite: shortly after commits, the checkpoint thread copies WAL frames into the database
-    file, and the WAL stays bounded however long the writes go on."""
-    if store.dialect != "sqlite":
-        pytest.skip("checkpoints are SQLite's")
-    collector = Collector(expected=1500)
-    store.writer = Writer(store.engines, on_applied=collector, checkpoint_pause=0.01)
-    store.writer.start()
+    """SQLite: shortly after commits, the checkpoint thread copies the WAL into the database
+    file, all of it once the writes stop, and the WAL stays bounded meanwhile."""
+    collector = _sqlite_writer(store, checkpoint_pause=0.01)
     try:
+        assert store.writer is not None
         checkpointer = store.writer.checkpointer
         assert checkpointer is not None
         for round_ in range(5):
             _write_many(store, 300, first=300 * round_)
         assert collector.done.wait(60)
         deadline = time.monotonic() + 10
-        while checkpointer.frames < 1000 and time.monotonic() < deadline:
+        while (checkpointer.behind or not checkpointer.wal_frames) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert checkpointer.runs >= 1
-        assert checkpointer.frames >= 1000
+        assert (checkpointer.wal_frames > 0, checkpointer.behind) == (True, 0)
     finally:
         store.stop()
-    # The WAL was reused: the 1,500 deliveries wrote more frames than it holds.
     assert _wal_frames(store) <= WAL_FRAMES + 500
-    assert checkpointer.frames > WAL_FRAMES + 500
     assert len(tx_rows(store)) == 1500

@@ -200,10 +200,9 @@ class Receiver:
                 "# HELP netpay_sqlite_checkpoints_total Checkpoints run by the checkpoint thread.\n"
                 "# TYPE netpay_sqlite_checkpoints_total counter\n"
                 f"netpay_sqlite_checkpoints_total {writer.checkpointer.runs}\n"
-                "# HELP netpay_sqlite_checkpoint_frames_total WAL frames it copied into the "
-                "database file.\n"
-                "# TYPE netpay_sqlite_checkpoint_frames_total counter\n"
-                f"netpay_sqlite_checkpoint_frames_total {writer.checkpointer.frames}\n"
+                "# HELP netpay_sqlite_wal_frames Frames in SQLite's WAL at the last checkpoint.\n"
+                "# TYPE netpay_sqlite_wal_frames gauge\n"
+                f"netpay_sqlite_wal_frames {writer.checkpointer.wal_frames}\n"
             )
         spool = self.store.spool
         if writer is not None and spool is not None:

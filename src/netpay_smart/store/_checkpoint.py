@@ -35,9 +35,11 @@ class Checkpointer:
         self._wrote = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        #: Checkpoints run, and WAL frames copied into the database file (for /metrics).
+        #: Checkpoints run; at the last one, frames in the WAL and how many of them were not
+        #: yet copied into the database file (for /metrics and tests).
         self.runs = 0
-        self.frames = 0
+        self.wal_frames = 0
+        self.behind = 0
 
     def start(self) -> None:
         self._stopping = False
@@ -71,5 +73,5 @@ class Checkpointer:
                     log.exception("checkpoint failed; the WAL keeps growing until one succeeds")
                     continue
                 self.runs += 1
-                self.frames += max(copied, 0)
+                self.wal_frames, self.behind = max(wal, 0), max(wal - copied, 0)
                 log.debug("checkpoint: %d of %d WAL frames copied (busy=%d)", copied, wal, busy)
