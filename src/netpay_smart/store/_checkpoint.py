@@ -2,8 +2,9 @@
 
 By default SQLite checkpoints inside a commit, whichever commit first finds 1,000 pages in the
 WAL: that commit copies them into the database file and fsyncs it before it returns. When the
-commit is an acknowledgement, a whole batch of terminals waits about 5 ms more for it (the
-p99 of a commit of processing went from 0.3 ms to 5 ms). This thread does it instead,
+commit is an acknowledgement, a whole batch of terminals waits about 5 ms more for it
+(commits of processing measured a p99 of 5.1 ms that way, 0.34 ms without). This thread
+does it instead,
 shortly after a commit, in PASSIVE mode: it never blocks a writer, and it fsyncs the WAL
 before copying and the database file after (its connection is ``synchronous=FULL``), so
 nothing committed can be lost when the WAL is reused.
