@@ -17,10 +17,11 @@ the database, oldest first, before it writes there again. Only when the spool re
 a request get :class:`StoreUnavailableError` (the terminal is told 503, never 200).
 
 One thread owns the write connection, so SQLite never sees two writers from this process and
-the event loop never blocks on disk. On SQLite a third thread copies the WAL back into the
-database file (``_checkpoint.py``), so a commit a terminal waits for seldom does it. On PostgreSQL, which takes concurrent writers, processing
+the event loop never blocks on disk. On PostgreSQL, which takes concurrent writers, processing
 runs on a second thread with its own connection (16 deliveries per transaction): an ack then
-never waits for processing's round trips to the database, nor processing for the acks.
+never waits for processing's round trips to the database, nor processing for the acks. On
+SQLite a thread of its own copies the WAL back into the database file (``_checkpoint.py``), so
+a commit a terminal waits for seldom does it.
 """
 
 from __future__ import annotations
