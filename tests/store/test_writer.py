@@ -205,3 +205,26 @@ def test_sqlite_checkpoint_thread_copies_the_wal_back(store: Store) -> None:
         store.stop()
     assert _wal_frames(store) <= WAL_FRAMES + 500
     assert len(tx_rows(store)) == 1500
+
+
+def test_processing_keeps_pace_with_a_steady_stream(store: Store) -> None:
+    """SQLite: deliveries arriving back to back (the writer never idle) are processed as they
+    come, not left for a quiet moment: when the last one is acknowledged, the others are done."""
+    if store.dialect != "sqlite":
+        pytest.skip("on PostgreSQL processing has a thread of its own, paced by the database")
+    collector = Collector(expected=400)
+    store.start(on_applied=collector, clock=lambda: NOW)
+
+    async def one_after_another() -> int:
+        for n in range(400):
+            await store.write(Incoming(body=encode(sale(f"PACE-{n}")), received_at=NOW))
+        assert store.writer is not None
+        return store.writer.committed - store.writer.processed
+
+    try:
+        behind = asyncio.run(one_after_another())
+        assert collector.done.wait(30)
+    finally:
+        store.stop()
+    assert behind <= 8
+    assert len(tx_rows(store)) == 400

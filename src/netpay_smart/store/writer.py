@@ -5,9 +5,12 @@ takes whatever has queued up (up to ``batch_max``), inserts it in one transactio
 (one fsync for the whole batch) and wakes the waiting requests so they can answer "Recibido".
 Under load, batches grow and throughput follows; when idle, a lone body is committed at once.
 
-Processing (normalising, deduplicating, matching pushes) comes second: the thread does it
-whenever no body is waiting to be stored, ``process_max`` deliveries per transaction. A burst
-is acknowledged at the speed of the disk and processed right after; a crash in between leaves
+Processing (normalising, deduplicating, matching pushes) comes second, in small chunks
+between batches: after a batch of n acknowledgements the thread processes up to n deliveries
+(at most ``process_max``), and more whenever no body is waiting. At a steady rate processing
+keeps up, so a POS waiting for a result is not kept waiting longer and longer; a body arriving
+meanwhile waits for one small chunk at most. Under a saturating burst the two share the CPU
+(processing a delivery costs more than acknowledging it). A crash in between leaves
 deliveries ``pending``, and :meth:`Writer.start` processes them before taking new ones.
 
 On PostgreSQL a local :class:`~.spool.Spool` stands behind the database: a batch the database
@@ -246,10 +249,9 @@ class Writer:
         batches_since_background = 0
         last_ack = 0.0
         while True:
-            # Acknowledgements first: background work (moving the spool back, processing) runs
-            # once no body has arrived for a moment, so a burst is stored and answered at the
-            # speed of the disk. Under sustained load it runs every few batches anyway, so
-            # results never wait without bound.
+            # Background work (moving the spool back, a full chunk of processing) runs once no
+            # body has arrived for a moment, and every few batches under sustained load; after
+            # each batch, processing also keeps pace with the acknowledgements (below).
             wait = self._background_in(time.monotonic() - last_ack)
             try:
                 if wait is None:
@@ -284,6 +286,11 @@ class Writer:
             batches_since_background += 1
             if stopping:
                 break
+            if self._keeping_pace():
+                # As many deliveries processed as were just acknowledged (up to a chunk), so
+                # at a steady rate processing keeps up instead of waiting for a quiet moment,
+                # and the next batch waits for one small chunk at the most.
+                self._work(min(len(jobs), self._process_max))
         if not self._separate:
             self._finish_processing()
         self._drop_connection("ack")
@@ -310,6 +317,15 @@ class Writer:
             ):
                 self._work()
         self._finish_processing()
+
+    def _keeping_pace(self) -> bool:
+        """SQLite: whether the writer thread has processing to do right now."""
+        return (
+            not self._separate
+            and not self.spooling
+            and bool(self._backlog or self._spilled)
+            and self._retry_at <= time.monotonic()
+        )
 
     def _background_in(self, quiet_for: float) -> float | None:
         """Seconds until background work is due (0: now), ``None`` when there is none."""
@@ -364,10 +380,10 @@ class Writer:
         self._spill()
         return True
 
-    def _work(self) -> None:
+    def _work(self, size: int | None = None) -> None:
         """Process one chunk: from memory while the backlog is small, else from the database
         (the bodies are there, marked pending), so a long burst costs no memory."""
-        size = self._process_max
+        size = size or self._process_max
         with self._state:
             taken = self._backlog[:size]
             del self._backlog[:size]
