@@ -551,18 +551,22 @@ def test_a_delivery_that_fails_in_a_batch_is_marked_error_and_the_others_go_on(
     assert sorted(row.order_id for row in tx_rows(store)) == ["b-1", "b-3"]
 
 
-def _process_at_once(store: Store, body: bytes, ids: list[int]) -> list[str]:
-    """Process the deliveries ``ids`` (all ``body``) on as many threads, released together."""
+def _process_at_once(store: Store, body: bytes | list[bytes], ids: list[int]) -> list[str]:
+    """Process the deliveries ``ids`` (their ``body``, or one each) on as many threads,
+    released together."""
+    bodies = body if isinstance(body, list) else [body] * len(ids)
     barrier = threading.Barrier(len(ids))
     outcomes: list[str] = []
 
-    def process_one(delivery_id: int) -> None:
+    def process_one(delivery_id: int, body: bytes) -> None:
         barrier.wait(5)
         with store.engines.write.begin() as conn:
             done = process_many(conn, [(delivery_id, body, None, None)], now=NOW)
         outcomes.extend(applied.outcome for applied in done)
 
-    threads = [threading.Thread(target=process_one, args=(i,)) for i in ids]
+    threads = [
+        threading.Thread(target=process_one, args=pair) for pair in zip(ids, bodies, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -582,3 +586,18 @@ def test_the_same_reprint_processed_twice_at_once_counts_once(store: Store) -> N
             ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)] * 2)
         assert _process_at_once(store, body, ids) == ["duplicate", "reprint"]
     assert [row.reprint_count for row in _sales(store)] == [1] * 5
+
+
+def test_a_sale_and_its_cancellation_processed_at_once_end_cancelled(store: Store) -> None:
+    """Two replicas processing a sale and its cancellation at the same moment: the sale ends
+    ``cancelled`` (on PostgreSQL a lock on the order id orders them; without it each saw no
+    trace of the other and the sale stayed approved). Ten races."""
+    for n in range(10):
+        order_id = f"{ORDER}-c{n}"
+        bodies = [encode(sale(order_id)), encode(cancellation_of(sale(order_id)))]
+        with store.engines.write.begin() as conn:
+            ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+        assert _process_at_once(store, bodies, ids) == ["new", "new"]
+    sales = _sales(store)
+    assert len(sales) == 10
+    assert [(row.status, row.cancelled) for row in sales] == [("cancelled", True)] * 10

@@ -290,8 +290,9 @@ _EARLIER_SAME_BODY = Prebuilt(
     )
     .limit(1)
 )
-# The two-key form: a key space apart from the one-key locks pushes take per terminal.
+# The two-key form: key spaces apart from the one-key locks pushes take per terminal.
 _LOCK_BODY = Prebuilt(text("SELECT pg_advisory_xact_lock(1, hashtext(:h))"))
+_LOCK_ORDER = Prebuilt(text("SELECT pg_advisory_xact_lock(2, hashtext(:o))"))
 # Claiming a delivery first makes processing safe when two processes could both see it
 # pending (replicas on PostgreSQL, a restart recovering): the second finds it claimed.
 _CLAIM = Prebuilt(
@@ -673,8 +674,11 @@ def process(
         return _finish(connection, applied, now, **columns)
     if connection.dialect.name == "postgresql":
         # Two replicas processing the same body at once would both find no earlier copy
-        # (READ COMMITTED) and count a reprint twice: the second waits for the first here,
-        # and its next statement sees the first's commit.
+        # (READ COMMITTED) and count a reprint twice; a sale and its cancellation processed
+        # at once would each miss the other's row, and the sale would stay approved. The
+        # second waits for the first here, and its next statement sees the first's commit.
+        if normalised.result.order_id:
+            _LOCK_ORDER(connection, {"o": normalised.result.order_id.replace("\x00", "")})
         _LOCK_BODY(connection, {"h": digest})
     earlier = _EARLIER_SAME_BODY(connection, {"h": digest, "d": delivery_id}).fetchone()
     if earlier is not None:
