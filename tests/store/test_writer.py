@@ -211,7 +211,7 @@ def test_processing_keeps_pace_with_a_steady_stream(store: Store) -> None:
     """SQLite: deliveries arriving back to back (the writer never idle) are processed as they
     come, not left for a quiet moment: when the last one is acknowledged, the others are done."""
     if store.dialect != "sqlite":
-        pytest.skip("on PostgreSQL processing has a thread of its own, paced by the database")
+        pytest.skip("on PostgreSQL processing has threads of its own, paced by the database")
     collector = Collector(expected=400)
     store.start(on_applied=collector, clock=lambda: NOW)
 
@@ -228,3 +228,22 @@ def test_processing_keeps_pace_with_a_steady_stream(store: Store) -> None:
         store.stop()
     assert behind <= 8
     assert len(tx_rows(store)) == 400
+
+
+def test_a_backlog_read_back_from_the_database_is_processed_once(store: Store) -> None:
+    """More results than the writer holds in memory: the rest is read back from the database
+    (on PostgreSQL by four processor threads at once), and each is processed exactly once."""
+    collector = Collector(expected=300)
+    store.writer = Writer(store.engines, on_applied=collector, backlog_max=10)
+    store.writer.start()
+    try:
+        _write_many(store, 300)
+        assert collector.done.wait(60)
+    finally:
+        store.stop()
+    outcomes = sorted(applied.delivery_id for applied in collector.applied)
+    assert outcomes == sorted(set(outcomes)) and len(outcomes) == 300
+    assert {applied.outcome for applied in collector.applied} == {"new"}
+    with store.engines.read.connect() as conn:
+        assert pending_deliveries(conn) == []
+    assert len(tx_rows(store)) == 300

@@ -87,8 +87,10 @@ def open_engines(url: str) -> Engines:
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", lambda conn, sql=begin: conn.exec_driver_sql(sql))
         return Engines(url, write, read)
+    # The writer's connection, one per processor thread (writer.PROCESSORS) and the API's
+    # writes (pushes).
     write = create_engine(
-        url, pool_size=2, max_overflow=2, pool_pre_ping=True, hide_parameters=True
+        url, pool_size=6, max_overflow=4, pool_pre_ping=True, hide_parameters=True
     )
     read = create_engine(
         url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True

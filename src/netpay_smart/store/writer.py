@@ -21,8 +21,9 @@ a request get :class:`StoreUnavailableError` (the terminal is told 503, never 20
 
 One thread owns the write connection, so SQLite never sees two writers from this process and
 the event loop never blocks on disk. On PostgreSQL, which takes concurrent writers, processing
-runs on a second thread with its own connection (16 deliveries per transaction): an ack then
-never waits for processing's round trips to the database, nor processing for the acks. On
+runs on ``PROCESSORS`` threads of their own, each with its connection (16 deliveries per
+transaction): an ack never waits for processing's round trips to the database, nor processing
+for the acks, and the threads overlap their round trips (a delivery takes about eight). On
 SQLite a thread of its own copies the WAL back into the database file (``_checkpoint.py``), so
 a commit a terminal waits for seldom does it.
 """
@@ -97,6 +98,9 @@ def _wake(jobs: list[_Job], values: list[int] | BaseException) -> None:
 
 _STOP = object()
 
+#: Processor threads on PostgreSQL (each holds a connection of the engine's write pool).
+PROCESSORS = 4
+
 #: The WAL's size (in 4 KB frames) at which the writer's own commit checkpoints (see
 #: ``_checkpoint.py``); SQLite's default, 1,000, would make commits do what the thread does.
 WAL_FRAMES = 4000
@@ -119,7 +123,7 @@ class Writer:
         spool: Spool | None = None,
         retry_every: float = 1.0,
         drain_max: int = 500,
-        processor_thread: bool | None = None,
+        processors: int | None = None,
         checkpoint_pause: float = 0.1,
     ) -> None:
         self._engines = engines
@@ -130,14 +134,20 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._backlog: list[_Work] = []
         self._connections: dict[str, Connection] = {}
-        #: PostgreSQL: processing on a thread of its own (SQLite has one writer at a time).
-        self._separate = (
-            engines.dialect == "postgresql" if processor_thread is None else processor_thread
+        #: PostgreSQL: processing on threads of their own, each with its connection (SQLite
+        #: has one writer at a time). Processing waits for the database about seven times per
+        #: delivery, so several threads overlap those waits.
+        self._processors_wanted = (
+            (PROCESSORS if engines.dialect == "postgresql" else 0)
+            if processors is None
+            else processors
         )
+        self._separate = self._processors_wanted > 0
         # Small chunks on the one thread: a body arriving meanwhile waits for the chunk (at
         # 1,000/s, chunks of 16 made the median ack three times slower than chunks of 4).
         self._process_max = process_max or (16 if self._separate else 4)
-        self._processor: threading.Thread | None = None
+        self._processors: list[threading.Thread] = []
+        self._inflight: set[int] = set()  # deliveries a processor thread has taken
         #: SQLite (a file): checkpoints run on a thread of their own, never inside a commit.
         self.checkpointer = (
             Checkpointer(engines.write, pause=checkpoint_pause)
@@ -199,11 +209,12 @@ class Writer:
             self.checkpointer.start()
         self._thread = threading.Thread(target=self._run, name="netpay-writer", daemon=True)
         self._thread.start()
-        if self._separate:
-            self._processor = threading.Thread(
-                target=self._process_loop, name="netpay-processor", daemon=True
-            )
-            self._processor.start()
+        self._processors = [
+            threading.Thread(target=self._process_loop, name=f"netpay-processor-{n}", daemon=True)
+            for n in range(self._processors_wanted)
+        ]
+        for processor in self._processors:
+            processor.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what is queued, then stop."""
@@ -212,11 +223,11 @@ class Writer:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
-        if self._processor is not None:
-            self._stopping = True
-            self._has_work.set()
-            self._processor.join(timeout)
-            self._processor = None
+        self._stopping = True
+        self._has_work.set()
+        for processor in self._processors:
+            processor.join(timeout)
+        self._processors = []
         if self.checkpointer is not None:
             self.checkpointer.stop(timeout)
 
@@ -302,10 +313,10 @@ class Writer:
         second); what waits in the database or the spool stays there for the next start."""
         while self._backlog and not self.spooling and self._retry_at <= time.monotonic():
             self._work()
-        self._drop_connection("work")
+        self._drop_connection(_work_role())
 
     def _process_loop(self) -> None:
-        """PostgreSQL: the processor thread, woken by every commit, spill and spool move."""
+        """PostgreSQL: a processor thread, woken by every commit, spill and spool move."""
         while not self._stopping:
             self._has_work.wait(self._retry_every)
             self._has_work.clear()
@@ -338,7 +349,7 @@ class Writer:
         if self.spooling:
             if not self._drain():
                 self._retry_at = time.monotonic() + self._retry_every
-        elif not self._separate:  # on PostgreSQL the processor thread does this
+        elif not self._separate:  # on PostgreSQL the processor threads do this
             self._work()
 
     def _drain(self) -> bool:
@@ -387,30 +398,36 @@ class Writer:
         with self._state:
             taken = self._backlog[:size]
             del self._backlog[:size]
+            self._inflight.update(item[0] for item in taken)
             spills = self._spills
+            busy = len(self._inflight)
         if taken:
             self._process(taken)
             return
+        role = _work_role()
         try:
-            connection = self._connection("work")
+            connection = self._connection(role)
             with connection.begin():
-                chunk: list[_Work] = list(pending_deliveries(connection, limit=size))
+                # What other processor threads hold is still pending here: read past it.
+                found: list[_Work] = list(pending_deliveries(connection, limit=size + busy))
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
-            self._drop_connection("work")
+            self._drop_connection(role)
             self._retry_at = time.monotonic() + self._retry_every
             return
-        if not chunk:
-            with self._state:
-                if self._spills == spills:  # no spill since the read: nothing is pending
-                    self._spilled = False
-            return
-        self._process(chunk)
+        with self._state:
+            chunk = [item for item in found if item[0] not in self._inflight][:size]
+            self._inflight.update(item[0] for item in chunk)
+            if not found and self._spills == spills:  # no spill since: nothing is pending
+                self._spilled = False
+        if chunk:
+            self._process(chunk)
 
     def _connection(self, role: str) -> Connection:
-        """The thread keeps its two connections open (no pool round trip per batch).
+        """Each thread keeps its connections open (no pool round trip per batch).
 
-        ``ack`` commits with the engine's full durability. ``work`` does not wait for the disk
+        ``ack`` commits with the engine's full durability. ``work:…`` (one per thread that
+        processes) does not wait for the disk
         (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off`` per transaction):
         what it writes is derived from deliveries already on disk, so if a crash loses it the
         deliveries are simply ``pending`` again and processed at the next start.
@@ -419,7 +436,7 @@ class Writer:
         if connection is None or connection.closed or connection.invalidated:
             connection = self._engines.write.connect()
             driver = connection.connection.driver_connection
-            if role == "work" and self._engines.dialect == "sqlite":
+            if role.startswith("work") and self._engines.dialect == "sqlite":
                 driver.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
             if self.checkpointer is not None:
                 # The checkpoint thread copies the WAL back; under sustained load it cannot
@@ -508,8 +525,9 @@ class Writer:
 
     def _process(self, work: list[_Work]) -> None:
         """Apply committed deliveries; a failure leaves them pending for the next start."""
+        role = _work_role()
         try:
-            connection = self._connection("work")
+            connection = self._connection(role)
             with connection.begin():
                 if self._engines.dialect == "postgresql":
                     connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -521,15 +539,22 @@ class Writer:
                     )
         except Exception:
             log.exception("processing failed; deliveries stay pending")
-            self._drop_connection("work")
+            self._drop_connection(role)
             # Read them back from the database once it answers again.
             self._retry_at = time.monotonic() + self._retry_every
+            self._done(work)
             self._spill()
             return
-        self.processed += len(applied)
+        self._done(work)
+        with self._state:
+            self.processed += len(applied)
         if self.checkpointer is not None:
             self.checkpointer.wrote()
         self._notify(applied)
+
+    def _done(self, work: list[_Work]) -> None:
+        with self._state:
+            self._inflight.difference_update(item[0] for item in work)
 
     def _notify(self, applied: list[Applied]) -> None:
         if self._on_applied is not None and applied:
@@ -537,6 +562,11 @@ class Writer:
                 self._on_applied(applied)
             except Exception:
                 log.exception("on_applied callback failed")
+
+
+def _work_role() -> str:
+    """The processing connection of the calling thread (each thread processes on its own)."""
+    return f"work:{threading.current_thread().name}"
 
 
 def _notify_payload(applied: list[Applied]) -> str:
