@@ -135,7 +135,7 @@ class Writer:
         self._backlog: list[_Work] = []
         self._connections: dict[str, Connection] = {}
         #: PostgreSQL: processing on threads of their own, each with its connection (SQLite
-        #: has one writer at a time). Processing waits for the database about seven times per
+        #: has one writer at a time). Processing waits for the database about eight times per
         #: delivery, so several threads overlap those waits.
         self._processors_wanted = (
             (PROCESSORS if engines.dialect == "postgresql" else 0)
@@ -157,9 +157,9 @@ class Writer:
         )
         self._has_work = threading.Event()
         self._stopping = False
-        # The backlog and the spilled flag are shared by the two threads on PostgreSQL;
-        # _spills counts every spill, so a reader that found nothing pending knows whether a
-        # spill happened meanwhile.
+        # The backlog, the spilled flag and what is in flight are shared by the writer and the
+        # processor threads on PostgreSQL; _spills counts every spill, so a reader that found
+        # nothing pending knows whether a spill happened meanwhile.
         self._state = threading.Lock()
         self._spills = 0
         self._idle = idle
@@ -297,7 +297,7 @@ class Writer:
             batches_since_background += 1
             if stopping:
                 break
-            if self._keeping_pace():
+            if not self._separate and self._processing_due():
                 # As many deliveries processed as were just acknowledged (up to a chunk), so
                 # at a steady rate processing keeps up instead of waiting for a quiet moment,
                 # and the next batch waits for one small chunk at the most.
@@ -320,21 +320,15 @@ class Writer:
         while not self._stopping:
             self._has_work.wait(self._retry_every)
             self._has_work.clear()
-            while (
-                not self._stopping
-                and (self._backlog or self._spilled)
-                and not self.spooling
-                and self._retry_at <= time.monotonic()
-            ):
+            while not self._stopping and self._processing_due():
                 self._work()
         self._finish_processing()
 
-    def _keeping_pace(self) -> bool:
-        """SQLite: whether the writer thread has processing to do right now."""
+    def _processing_due(self) -> bool:
+        """Whether there is processing to do right now (not while spooling or backing off)."""
         return (
-            not self._separate
+            bool(self._backlog or self._spilled)
             and not self.spooling
-            and bool(self._backlog or self._spilled)
             and self._retry_at <= time.monotonic()
         )
 
@@ -427,8 +421,8 @@ class Writer:
         """Each thread keeps its connections open (no pool round trip per batch).
 
         ``ack`` commits with the engine's full durability. ``work:…`` (one per thread that
-        processes) does not wait for the disk
-        (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off`` per transaction):
+        processes) does not wait for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL
+        ``synchronous_commit=off`` per transaction):
         what it writes is derived from deliveries already on disk, so if a crash loses it the
         deliveries are simply ``pending`` again and processed at the next start.
         """
