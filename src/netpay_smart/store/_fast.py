@@ -1,6 +1,6 @@
 """Prebuilt statements run on the driver's own cursor.
 
-Processing runs about six statements per delivery. Through ``Connection.execute`` each costs
+Processing runs three or four statements per delivery. Through ``Connection.execute`` each costs
 some 35 µs of SQLAlchemy on this kind of machine, through the driver about 2 µs: most of the
 processing time. So the statements processing runs for every delivery are written by
 SQLAlchemy once per dialect (SQL text, parameter order, literal values) and then handed to the

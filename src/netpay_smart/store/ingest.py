@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -39,9 +39,10 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
-    text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -281,25 +282,6 @@ _BUMPS = {
         ("delivery_count", "reprint_count"),
     )
 }
-_EARLIER_SAME_BODY = Prebuilt(
-    select(deliveries.c.transaction_key)
-    .where(
-        deliveries.c.content_hash == bindparam("h"),
-        deliveries.c.id != bindparam("d"),
-        deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
-    )
-    .limit(1)
-)
-# The two-key form: key spaces apart from the one-key locks pushes take per terminal.
-_LOCK_BODY = Prebuilt(text("SELECT pg_advisory_xact_lock(1, hashtext(:h))"))
-_LOCK_ORDER = Prebuilt(text("SELECT pg_advisory_xact_lock(2, hashtext(:o))"))
-# Claiming a delivery first makes processing safe when two processes could both see it
-# pending (replicas on PostgreSQL, a restart recovering): the second finds it claimed.
-_CLAIM = Prebuilt(
-    update(deliveries)
-    .where(deliveries.c.id == bindparam("d"), deliveries.c.outcome == "pending")
-    .values(outcome="processing")
-)
 _ANY_OPEN_PUSH = Prebuilt(select(pushes.c.id).where(pushes.c.state.in_(_OPEN_STATES)).limit(1))
 _FINISH = Prebuilt(
     update(deliveries)
@@ -339,6 +321,55 @@ def _select_tx(connection: Connection, key: str) -> _Existing | None:
     return None if row is None else _Existing(*row)
 
 
+# What processing reads before it writes, in one statement (one round trip on PostgreSQL):
+# an earlier delivery of the same body (``h``, other than ``d``), whether the cancellation
+# ``ck`` was approved, and the transaction already stored under the key ``k``.
+_earlier = (
+    select(deliveries.c.id, deliveries.c.transaction_key)
+    .where(
+        deliveries.c.content_hash == bindparam("h"),
+        deliveries.c.id != bindparam("d"),
+        deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
+    )
+    .limit(1)
+    .subquery("earlier")
+)
+_cancellation = transactions.alias("cancellation")
+_LOOK = Prebuilt(
+    select(
+        _earlier.c.id,
+        _earlier.c.transaction_key,
+        exists().where(_cancellation.c.key == bindparam("ck"), _cancellation.c.approved.is_(True)),
+        *(_T[name] for name in _Existing._fields),
+    ).select_from(
+        select(literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(_earlier, true())
+        .outerjoin(transactions, _T.key == bindparam("k"))
+    )
+)
+
+
+class _Look(NamedTuple):
+    earlier: bool  # the same body was processed before: this one is a re-delivery
+    earlier_key: str | None
+    cancellation_approved: bool
+    existing: _Existing | None
+
+
+def _look(
+    connection: Connection, *, digest: str, delivery_id: int, key: str, cancellation: str | None
+) -> _Look:
+    row = _LOOK(connection, {"h": digest, "d": delivery_id, "k": key, "ck": cancellation})
+    earlier, earlier_key, approved, *existing = row.fetchone()
+    return _Look(
+        earlier is not None,
+        earlier_key,
+        bool(approved),
+        None if existing[0] is None else _Existing(*existing),
+    )
+
+
 def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
     """Insert unless another writer (another replica) just did: returns False then.
 
@@ -362,38 +393,25 @@ def _mark_sale_cancelled(connection: Connection, order_id: str, now: datetime) -
     )
 
 
-_CANCELLATION_APPROVED = Prebuilt(
-    select(exists().where(_T.key == bindparam("k"), _T.approved.is_(True)))
-)
-
-
-def _cancellation_approved(connection: Connection, order_id: str) -> bool:
-    key = _key(str(Kind.CANCELLATION), order_id)
-    return bool(_CANCELLATION_APPROVED(connection, {"k": key}).fetchone()[0])
-
-
 def _apply_result(
     connection: Connection,
     normalised: Normalised,
     *,
+    key: str,
+    look: _Look,
     delivery_id: int,
     digest: str,
     now: datetime,
 ) -> tuple[str, str]:
-    """A sale or cancellation: returns (outcome, transaction key)."""
+    """A sale or cancellation stored under ``key``: returns (outcome, transaction key)."""
     kind = normalised.kind
     result = normalised.result
-    key = _tx_key(kind, normalised, digest)
     values = _row_values(normalised, kind=kind, digest=digest, now=now)
     status = str(normalised.status)
     cancelled = False
-    if (
-        kind is Kind.SALE
-        and result.order_id
-        and _cancellation_approved(connection, result.order_id)
-    ):
+    if kind is Kind.SALE and look.cancellation_approved:
         status, cancelled = str(Status.CANCELLED), True
-    existing = _select_tx(connection, key)
+    existing = look.existing
     if existing is None and kind is Kind.SALE and not result.order_id and result.folio_number:
         # A decline recovered earlier through a reprint by folio, now arriving itself.
         found = connection.execute(
@@ -448,20 +466,12 @@ def _apply_result(
     return "conflict", key
 
 
-def _apply_reprint(
-    connection: Connection,
-    normalised: Normalised,
-    *,
-    delivery_id: int,
-    digest: str,
-    now: datetime,
-) -> tuple[str, str]:
-    """A reprint: count it on its sale and take the state it reports."""
+def _reprint_key(connection: Connection, normalised: Normalised, digest: str) -> str:
+    """The sale a reprint is about: by orderId, else by folio on the same terminal."""
     result = normalised.result
-    key = None
     if result.order_id:
-        key = _key(str(Kind.SALE), result.order_id)
-    elif result.folio_number:
+        return _key(str(Kind.SALE), result.order_id)
+    if result.folio_number:
         found = connection.execute(
             select(transactions.c.key)
             .where(
@@ -472,13 +482,28 @@ def _apply_reprint(
             .order_by(transactions.c.id.desc())
             .limit(1)
         ).scalar()
-        key = found or _key(str(Kind.SALE), "folio", result.terminal_id or "-", result.folio_number)
-    else:
-        key = _key(str(Kind.SALE), "h", digest[:40])
+        return found or _key(
+            str(Kind.SALE), "folio", result.terminal_id or "-", result.folio_number
+        )
+    return _key(str(Kind.SALE), "h", digest[:40])
+
+
+def _apply_reprint(
+    connection: Connection,
+    normalised: Normalised,
+    *,
+    key: str,
+    look: _Look,
+    delivery_id: int,
+    digest: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """A reprint of the sale ``key``: count it on its sale and take the state it reports."""
+    result = normalised.result
     status = normalised.status
-    if result.order_id and _cancellation_approved(connection, result.order_id):
+    if look.cancellation_approved:
         status = Status.CANCELLED  # the cancellation arrived before anything of its sale
-    existing = _select_tx(connection, key)
+    existing = look.existing
     if existing is None:
         row = _row_values(normalised, kind=Kind.SALE, digest=digest, now=now)
         row.update(
@@ -626,37 +651,27 @@ def _finish(
     return applied
 
 
-def process(
-    connection: Connection,
-    delivery_id: int,
-    body: bytes,
-    *,
-    now: datetime,
-    decoded: dict[str, Any] | None = None,
-    edge_error: str | None = None,
-    pushes_open: bool | None = None,
-) -> Applied:
-    """Apply one committed delivery. Call inside a transaction; never raises on bad bodies.
+@dataclass(slots=True)
+class _Read:
+    """A claimed delivery, read and normalised: all processing needs before it writes."""
 
-    ``pushes_open`` False says no push is waiting (checked once per batch by the caller). A
-    delivery someone else already processed comes back with outcome ``skipped``.
-    """
-    if not _CLAIM(connection, {"d": delivery_id}).rowcount:
-        return Applied(delivery_id, "skipped")
+    applied: Applied  # its outcome is already final for a body that is not a result
+    normalised: Normalised | None = None
+    digest: str | None = None
+    problems: str | None = None  # JSON list of the normaliser's problems
+    error: str | None = None
+
+
+def _read(delivery_id: int, body: bytes, decoded: Any, edge_error: str | None) -> _Read:
+    """Decode and normalise a body (no database): never raises on a bad body."""
     if edge_error == "too_large":
-        return _finish(connection, Applied(delivery_id, "too_large"), now)
+        return _Read(Applied(delivery_id, "too_large"))
     if decoded is None:
         try:
             decoded = decode_object(body)
         except PayloadError as exc:
-            return _finish(connection, Applied(delivery_id, "invalid"), now, error=str(exc))
+            return _Read(Applied(delivery_id, "invalid"), error=str(exc))
     normalised = normalise(decoded)
-    digest = content_hash(decoded)
-    problems = (
-        msgspec.json.encode([msgspec.structs.asdict(p) for p in normalised.problems]).decode()
-        if normalised.problems
-        else None
-    )
     applied = Applied(
         delivery_id,
         "pending",
@@ -665,48 +680,132 @@ def process(
         status=str(normalised.status),
         problems=len(normalised.problems),
     )
-    columns: dict[str, Any] = {"content_hash": digest, "problems": problems}  # for _finish
     if normalised.kind is Kind.PROBE:
         applied.outcome = "probe"
-        return _finish(connection, applied, now, **columns)
-    if normalised.kind is Kind.UNKNOWN:
+    elif normalised.kind is Kind.UNKNOWN:
         applied.outcome = "unrecognised"
-        return _finish(connection, applied, now, **columns)
-    if connection.dialect.name == "postgresql":
-        # Two replicas processing the same body at once would both find no earlier copy
-        # (READ COMMITTED) and count a reprint twice; a sale and its cancellation processed
-        # at once would each miss the other's row, and the sale would stay approved. The
-        # second waits for the first here, and its next statement sees the first's commit.
-        if normalised.result.order_id:
-            _LOCK_ORDER(connection, {"o": normalised.result.order_id.replace("\x00", "")})
-        _LOCK_BODY(connection, {"h": digest})
-    earlier = _EARLIER_SAME_BODY(connection, {"h": digest, "d": delivery_id}).fetchone()
-    if earlier is not None:
-        applied.outcome = "duplicate"
-        applied.transaction_key = earlier[0]
-        if earlier[0]:
-            _bump(connection, earlier[0], "delivery_count")
-        return _finish(connection, applied, now, **columns)
-    if normalised.kind is Kind.REPRINT:
-        outcome, key = _apply_reprint(
-            connection, normalised, delivery_id=delivery_id, digest=digest, now=now
-        )
+    problems = (
+        msgspec.json.encode([msgspec.structs.asdict(p) for p in normalised.problems]).decode()
+        if normalised.problems
+        else None
+    )
+    return _Read(applied, normalised, content_hash(decoded), problems)
+
+
+def _claim(connection: Connection, ids: list[int]) -> set[int]:
+    """Mark pending deliveries ``processing``; returns those this transaction claimed.
+
+    Claiming first makes processing safe when two processes could both see a delivery pending
+    (replicas on PostgreSQL, a restart recovering): the second waits for the first's row lock,
+    then finds it processed. ``processing`` is never committed (the same transaction records
+    the outcome), so what this transaction sees as ``processing`` it claimed itself.
+    """
+    if not ids:
+        return set()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(ids))
+    among = f"id IN ({marks})"  # only placeholders reach the text; the ids are bound
+    claim = f"UPDATE deliveries SET outcome = 'processing' WHERE outcome = 'pending' AND {among}"  # noqa: S608
+    cursor = driver.cursor()
+    cursor.execute(claim, ids)
+    if cursor.rowcount == len(ids):
+        return set(ids)
+    cursor.execute(f"SELECT id FROM deliveries WHERE outcome = 'processing' AND {among}", ids)  # noqa: S608
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _lock(connection: Connection, reads: list[_Read]) -> None:
+    """PostgreSQL: serialise processing with other replicas, before anything is read.
+
+    Two replicas processing the same body at once would both find no earlier copy (READ
+    COMMITTED) and count a reprint twice; a sale and its cancellation processed at once would
+    each miss the other's row, and the sale would stay approved. So a transaction locks each
+    orderId and each body's hash it is about to process (advisory locks, held until commit),
+    all in one statement and in one order everywhere, so two chunks cannot deadlock; the
+    second waits here, and its next statement sees the first's commit. The two-key form keeps
+    these apart from the one-key locks pushes take per terminal.
+    """
+    keys: set[tuple[int, str]] = set()
+    for read in reads:
+        if read.normalised is None or read.digest is None or read.applied.outcome != "pending":
+            continue
+        keys.add((1, read.digest))
+        if read.normalised.result.order_id:
+            keys.add((2, read.normalised.result.order_id.replace("\x00", "")))
+    if not keys:
+        return
+    ordered = sorted(keys)
+    locks = ", ".join(f"pg_advisory_xact_lock({space}, hashtext(%s))" for space, _ in ordered)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"SELECT {locks}", [value for _, value in ordered])
+
+
+def _apply(connection: Connection, read: _Read, *, now: datetime, pushes_open: bool) -> Applied:
+    """Apply one claimed delivery (inside the caller's savepoint)."""
+    applied = replace(read.applied)
+    columns: dict[str, Any] = {"content_hash": read.digest, "problems": read.problems}
+    normalised, digest = read.normalised, read.digest
+    if normalised is None or digest is None or applied.outcome != "pending":
+        return _finish(connection, applied, now, error=read.error, **columns)
+    kind, result = normalised.kind, normalised.result
+    if kind is Kind.REPRINT:
+        key = _reprint_key(connection, normalised, digest)
     else:
-        outcome, key = _apply_result(
-            connection, normalised, delivery_id=delivery_id, digest=digest, now=now
-        )
-    applied.outcome = outcome
-    applied.transaction_key = key
-    if outcome != "conflict":
+        key = _tx_key(kind, normalised, digest)
+    look = _look(
+        connection,
+        digest=digest,
+        delivery_id=applied.delivery_id,
+        key=key,
+        cancellation=(
+            _key(str(Kind.CANCELLATION), result.order_id)
+            if result.order_id and kind is not Kind.CANCELLATION
+            else None
+        ),
+    )
+    if look.earlier:
+        applied.outcome = "duplicate"
+        applied.transaction_key = look.earlier_key
+        if look.earlier_key:
+            _bump(connection, look.earlier_key, "delivery_count")
+        return _finish(connection, applied, now, **columns)
+    apply = _apply_reprint if kind is Kind.REPRINT else _apply_result
+    applied.outcome, applied.transaction_key = apply(
+        connection,
+        normalised,
+        key=key,
+        look=look,
+        delivery_id=applied.delivery_id,
+        digest=digest,
+        now=now,
+    )
+    if applied.outcome != "conflict":
         applied.push_ids = _complete_pushes(
             connection,
             normalised,
-            key=key,
-            delivery_id=delivery_id,
+            key=applied.transaction_key,
+            delivery_id=applied.delivery_id,
             now=now,
             pushes_open=pushes_open,
         )
     return _finish(connection, applied, now, **columns)
+
+
+def process(
+    connection: Connection,
+    delivery_id: int,
+    body: bytes,
+    *,
+    now: datetime,
+    decoded: dict[str, Any] | None = None,
+    edge_error: str | None = None,
+) -> Applied:
+    """Apply one committed delivery (see :func:`process_many`). A delivery someone else
+    already processed comes back with outcome ``skipped``."""
+    done = process_many(connection, [(delivery_id, body, decoded, edge_error)], now=now)
+    return done[0] if done else Applied(delivery_id, "skipped")
 
 
 def process_many(
@@ -715,45 +814,43 @@ def process_many(
     *,
     now: datetime,
 ) -> list[Applied]:
-    """Process several deliveries in one transaction.
+    """Process several deliveries in one transaction; never raises on bad bodies.
 
-    The batch runs in one savepoint. If anything in it fails (a bug, never a bad body), that
+    Deliveries another process already took are left out of the result. The rest are
+    applied in one savepoint. If anything in it fails (a bug, never a bad body), that
     savepoint is rolled back and the batch runs again with one savepoint per delivery, so the
     failing delivery is marked ``error`` and does not hold the others back.
     """
     work = list(items)
+    claimed = _claim(connection, [item[0] for item in work])
+    reads: list[_Read] = []
+    for item in work:
+        if item[0] not in claimed:
+            continue
+        try:
+            reads.append(_read(*item))
+        except Exception as exc:  # a bug in normalising must never lose the delivery
+            reads.append(_Read(Applied(item[0], "error"), error=_failure(exc)))
+    if not reads:
+        return []
+    if connection.dialect.name == "postgresql":
+        _lock(connection, reads)
     pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
-
-    def one(delivery_id: int, body: bytes, decoded: Any, edge_error: str | None) -> Applied:
-        return process(
-            connection,
-            delivery_id,
-            body,
-            now=now,
-            decoded=decoded,
-            edge_error=edge_error,
-            pushes_open=pushes_open,
-        )
-
     try:
         with savepoint(connection, "netpay_batch"):
-            done = [one(*item) for item in work]
-        return [applied for applied in done if applied.outcome != "skipped"]
+            return [_apply(connection, read, now=now, pushes_open=pushes_open) for read in reads]
     except Exception:
-        log.warning("a batch of %d deliveries failed; processing one by one", len(work))
+        log.warning("a batch of %d deliveries failed; processing one by one", len(reads))
     applied: list[Applied] = []
-    for item in work:
+    for read in reads:
         try:
             with savepoint(connection, "netpay_one"):
-                applied.append(one(*item))
+                applied.append(_apply(connection, read, now=now, pushes_open=pushes_open))
         except Exception as exc:  # a bug in processing must never lose the delivery
-            _CLAIM(connection, {"d": item[0]})
-            applied.append(
-                _finish(
-                    connection,
-                    Applied(item[0], "error"),
-                    now,
-                    error=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
-                )
-            )
-    return [item for item in applied if item.outcome != "skipped"]
+            failed = Applied(read.applied.delivery_id, "error")
+            applied.append(_finish(connection, failed, now, error=_failure(exc)))
+    return applied
+
+
+def _failure(exc: Exception) -> str:
+    return f"processing failed: {type(exc).__name__}: {exc}"[:2000]
