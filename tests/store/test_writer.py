@@ -6,8 +6,10 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from netpay_smart._personal import hide
 from netpay_smart.store import Applied, Incoming, Store, StoreUnavailableError
@@ -247,3 +249,42 @@ def test_a_backlog_read_back_from_the_database_is_processed_once(store: Store) -
     with store.engines.read.connect() as conn:
         assert pending_deliveries(conn) == []
     assert len(tx_rows(store)) == 300
+
+
+def test_sqlite_acknowledgements_commit_durably_between_processing(store: Store) -> None:
+    """SQLite: the writer acknowledges and processes on one connection (one page cache),
+    processing with ``synchronous=NORMAL``; every acknowledgement's transaction still runs
+    and commits with ``synchronous=FULL``, the fsync that makes a 200 safe."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL commits acknowledgements on a connection of their own")
+    traced: dict[int, list[str]] = {}
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(traced.setdefault(id(dbapi_connection), []).append)
+
+    event.listen(store.engines.write, "connect", trace)
+    collector = Collector(expected=200)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    try:
+        _write_many(store, 100)
+        _write_many(store, 100, first=100)
+        assert collector.done.wait(30)
+    finally:
+        store.stop()
+        event.remove(store.engines.write, "connect", trace)
+
+    [writer] = [s for s in traced.values() if any("INTO deliveries" in x for x in s)]
+    synchronous, acking, checked = "FULL", False, 0
+    for statement in writer:
+        if statement.startswith("PRAGMA synchronous="):
+            assert not acking, "synchronous changed inside an acknowledgement"
+            synchronous = statement.split("=", 1)[1]
+        elif statement.startswith("INSERT INTO deliveries"):
+            assert synchronous == "FULL"
+            acking = True
+        elif statement == "COMMIT" and acking:
+            assert synchronous == "FULL"
+            acking, checked = False, checked + 1
+    assert checked >= 2  # at least one batch per round
+    assert "PRAGMA synchronous=NORMAL" in writer  # processing ran on the same connection
+    assert len(tx_rows(store)) == 200
