@@ -551,6 +551,58 @@ def test_a_delivery_that_fails_in_a_batch_is_marked_error_and_the_others_go_on(
     assert sorted(row.order_id for row in tx_rows(store)) == ["b-1", "b-3"]
 
 
+def test_a_batch_the_database_fails_for_a_moment_stays_pending(store: Store) -> None:
+    """A failure that says nothing about the results (a deadlock PostgreSQL broke, SQLite
+    busy: PEP 249's ``OperationalError``) is raised, not recorded: the transaction rolls back
+    and every delivery of the batch stays pending, to be processed once the database lets it.
+    No result is marked ``error`` for the database's sake."""
+    bodies = [encode(sale(order_id)) for order_id in ("t-1", "t-2", "t-3")]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW) for body in bodies])
+    work = [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)]
+    with store.engines.write.connect() as conn:
+        driver = conn.connection.driver_connection
+        if store.dialect == "sqlite":
+            # A Python function that raises reaches SQLite's caller as OperationalError.
+            def busy(order_id: str) -> int:
+                raise RuntimeError(f"busy on {order_id}")
+
+            driver.create_function("busy", 1, busy)
+            conn.exec_driver_sql(
+                "CREATE TEMP TRIGGER busy BEFORE INSERT ON transactions "
+                "WHEN NEW.order_id = 't-2' BEGIN SELECT busy(NEW.order_id); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION busy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.order_id = 't-2' THEN RAISE EXCEPTION 'deadlock' "
+                "USING ERRCODE = 'deadlock_detected'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER busy BEFORE INSERT ON transactions "
+                "FOR EACH ROW EXECUTE FUNCTION busy()"
+            )
+        conn.commit()
+        failure = r"function raised exception|deadlock"
+        with pytest.raises(Exception, match=failure) as raised, conn.begin():
+            process_many(conn, work, now=NOW)
+        assert "OperationalError" in {cls.__name__ for cls in type(raised.value).__mro__}
+        pending = {d["id"]: d["outcome"] for d in store.list_deliveries()["items"]}
+        assert [pending[i] for i in ids] == ["pending"] * 3
+        assert tx_rows(store) == []
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER busy")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER busy ON transactions")
+            conn.exec_driver_sql("DROP FUNCTION busy()")
+        conn.commit()
+        with conn.begin():
+            applied = process_many(conn, work, now=NOW)
+
+    assert [a.outcome for a in applied] == ["new", "new", "new"]
+    assert sorted(row.order_id for row in tx_rows(store)) == ["t-1", "t-2", "t-3"]
+
+
 def _process_at_once(store: Store, body: bytes | list[bytes], ids: list[int]) -> list[str]:
     """Process the deliveries ``ids`` (their ``body``, or one each) on as many threads,
     released together."""

@@ -288,3 +288,43 @@ def test_sqlite_acknowledgements_commit_durably_between_processing(store: Store)
     assert checked >= 2  # at least one batch per round
     assert "PRAGMA synchronous=NORMAL" in writer  # processing ran on the same connection
     assert len(tx_rows(store)) == 200
+
+
+def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> None:
+    """Recovery at start meets a failure of the database's own (a deadlock, SQLite busy): the
+    receiver starts anyway, and the deliveries left pending are processed once the database
+    lets them, not marked ``error``."""
+    bodies = [encode(sale(f"R-{n}")) for n in range(3)]
+    with store.engines.write.begin() as conn:
+        insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+        if store.dialect == "sqlite":  # a function no connection has: OperationalError
+            conn.exec_driver_sql(
+                "CREATE TRIGGER busy BEFORE INSERT ON transactions BEGIN SELECT busy(); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION busy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER busy BEFORE INSERT ON transactions "
+                "FOR EACH ROW EXECUTE FUNCTION busy()"
+            )
+    collector = Collector(expected=3)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    try:
+        time.sleep(0.3)
+        assert collector.applied == []
+        with store.engines.read.connect() as conn:
+            assert len(pending_deliveries(conn)) == 3
+        with store.engines.write.begin() as conn:
+            if store.dialect == "sqlite":
+                conn.exec_driver_sql("DROP TRIGGER busy")
+            else:
+                conn.exec_driver_sql("DROP TRIGGER busy ON transactions")
+                conn.exec_driver_sql("DROP FUNCTION busy()")
+        assert collector.done.wait(15)
+    finally:
+        store.stop()
+    assert {applied.outcome for applied in collector.applied} == {"new"}
+    assert sorted(row.order_id for row in tx_rows(store)) == ["R-0", "R-1", "R-2"]

@@ -819,7 +819,9 @@ def process_many(
     Deliveries another process already took are left out of the result. The rest are
     applied in one savepoint. If anything in it fails (a bug, never a bad body), that
     savepoint is rolled back and the batch runs again with one savepoint per delivery, so the
-    failing delivery is marked ``error`` and does not hold the others back.
+    failing delivery is marked ``error`` and does not hold the others back. A failure of the
+    database's own (busy, a deadlock, the connection lost) is raised instead: the caller
+    rolls back, and the deliveries stay pending.
     """
     work = list(items)
     claimed = _claim(connection, [item[0] for item in work])
@@ -839,7 +841,9 @@ def process_many(
     try:
         with savepoint(connection, "netpay_batch"):
             return [_apply(connection, read, now=now, pushes_open=pushes_open) for read in reads]
-    except Exception:
+    except Exception as exc:
+        if _transient(exc):
+            raise
         log.warning("a batch of %d deliveries failed; processing one by one", len(reads))
     applied: list[Applied] = []
     for read in reads:
@@ -847,9 +851,20 @@ def process_many(
             with savepoint(connection, "netpay_one"):
                 applied.append(_apply(connection, read, now=now, pushes_open=pushes_open))
         except Exception as exc:  # a bug in processing must never lose the delivery
+            if _transient(exc):
+                raise
             failed = Applied(read.applied.delivery_id, "error")
             applied.append(_finish(connection, failed, now, error=_failure(exc)))
     return applied
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether a failure says nothing about the deliveries: the database was busy, broke a
+    deadlock, lost the connection (PEP 249's ``OperationalError``, a name SQLAlchemy's wrapper
+    keeps). The caller's transaction then fails as a whole and its deliveries stay pending, to
+    be processed again; only a failure of one delivery's own (a bug, a refused row) marks it
+    ``error``."""
+    return any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__)
 
 
 def _failure(exc: Exception) -> str:

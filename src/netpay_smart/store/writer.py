@@ -249,12 +249,21 @@ class Writer:
             if not self._drain():
                 raise StoreUnavailableError("the spool could not be moved")
         while True:
-            with self._engines.write.begin() as connection:
-                pending = pending_deliveries(connection)
+            with self._engines.write.connect() as connection:
+                with connection.begin():
+                    pending = pending_deliveries(connection)
                 if not pending:
                     return
                 log.warning("processing %d deliveries left pending by a restart", len(pending))
-                applied = process_many(connection, pending, now=self._clock())
+                try:
+                    with connection.begin():
+                        applied = process_many(connection, pending, now=self._clock())
+                except Exception:
+                    # The database is reachable (the pending ones were just read), but not
+                    # processing now (a deadlock, busy): start anyway, retry from there.
+                    log.exception("could not process them now; they stay pending")
+                    self._spill()
+                    return
             self._notify(applied)
 
     def _run(self) -> None:
