@@ -6,12 +6,13 @@ takes whatever has queued up (up to ``batch_max``), inserts it in one transactio
 Under load, batches grow and throughput follows; when idle, a lone body is committed at once.
 
 Processing (normalising, deduplicating, matching pushes) comes second, in small chunks
-between batches: after a batch of n acknowledgements the thread processes up to n deliveries
-(at most ``process_max``), and more whenever no body is waiting. At a steady rate processing
-keeps up, so a POS waiting for a result is not kept waiting longer and longer; a body arriving
-meanwhile waits for one small chunk at most. Under a saturating burst the two share the CPU
-(processing a delivery costs more than acknowledging it). A crash in between leaves
-deliveries ``pending``, and :meth:`Writer.start` processes them before taking new ones.
+between batches: each time ``process_max`` deliveries have been acknowledged the thread
+processes a chunk of that many, and more whenever no body is waiting. At a steady rate
+processing keeps up, so a POS waiting for a result is not kept waiting longer and longer; a
+body arriving meanwhile waits for one small chunk at most. Under a saturating burst the two
+share the CPU (processing a delivery costs more than acknowledging it). A crash in between
+leaves deliveries ``pending``, and :meth:`Writer.start` processes them before taking new ones
+(or, if the database will not let it process them yet, leaves them for the thread).
 
 On PostgreSQL a local :class:`~.spool.Spool` stands behind the database: a batch the database
 refuses is committed to the spool and acknowledged all the same; later batches follow it there
