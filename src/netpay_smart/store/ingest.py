@@ -545,12 +545,11 @@ def _complete_pushes(
     key: str | None,
     delivery_id: int,
     now: datetime,
-    pushes_open: bool | None = None,
+    pushes_open: bool,
 ) -> list[str]:
     """Match a result to the pushes it answers: by our id in traceability, then by folio, then
-    by terminal and time. Returns the ids of the pushes it completed."""
-    if pushes_open is None:
-        pushes_open = _ANY_OPEN_PUSH(connection, {}).fetchone() is not None
+    by terminal and time. Returns the ids of the pushes it completed. ``pushes_open`` says
+    whether any push was open when the batch began."""
     if not pushes_open:
         return []  # nothing is waiting (the usual case without the SDK): no matching to do
     result = normalised.result
