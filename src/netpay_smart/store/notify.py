@@ -17,15 +17,30 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from .engine import Engines
 from .ingest import Applied
 from .schema import deliveries
 
-__all__ = ["Hub", "listen"]
+__all__ = ["CHANNEL", "Hub", "announce", "listen"]
 
 log = logging.getLogger("netpay_smart.store")
+
+CHANNEL = "netpay_smart"
+
+
+def announce(connection: Connection, applied: Sequence[Applied]) -> None:
+    """PostgreSQL: tell every replica's :func:`listen` which deliveries were processed, in the
+    caller's transaction (PostgreSQL sends it at commit). Payloads must stay under 8,000
+    bytes: ids only, and an empty list if too many (every waiter then queries again)."""
+    if connection.dialect.name != "postgresql" or not applied:
+        return
+    ids = ",".join(str(a.delivery_id) for a in applied)
+    connection.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CHANNEL, "payload": ids if len(ids) < 7000 else ""},
+    )
 
 
 class Hub:
@@ -99,7 +114,7 @@ def _remote_applied(engines: Engines, ids: list[int]) -> list[Applied]:
         ]
 
 
-async def listen(engines: Engines, hub: Hub, *, channel: str = "netpay_smart") -> None:
+async def listen(engines: Engines, hub: Hub, *, channel: str = CHANNEL) -> None:
     """Republish other replicas' NOTIFYs into ``hub`` until cancelled; reconnects forever."""
     import psycopg  # only needed with PostgreSQL
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from ._checkpoint import Checkpointer
 from .engine import Engines
@@ -54,6 +54,7 @@ from .ingest import (
     pending_deliveries,
     process_many,
 )
+from .notify import announce
 from .spool import Spool, SpoolError
 
 __all__ = ["StoreUnavailableError", "Writer"]
@@ -555,11 +556,7 @@ class Writer:
                 if self._engines.dialect == "postgresql":
                     connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 applied = process_many(connection, work, now=self._clock())
-                if self._engines.dialect == "postgresql" and applied:
-                    connection.execute(
-                        text("SELECT pg_notify('netpay_smart', :payload)"),
-                        {"payload": _notify_payload(applied)},
-                    )
+                announce(connection, applied)
         except Exception:
             log.exception("processing failed; deliveries stay pending")
             self._drop_connection(role)
@@ -590,9 +587,3 @@ class Writer:
 def _work_role() -> str:
     """The processing connection of the calling thread (each thread processes on its own)."""
     return f"work:{threading.current_thread().name}"
-
-
-def _notify_payload(applied: list[Applied]) -> str:
-    """NOTIFY payloads must stay under 8000 bytes: ids only, and an empty list if too many."""
-    ids = ",".join(str(a.delivery_id) for a in applied)
-    return ids if len(ids) < 7000 else ""
