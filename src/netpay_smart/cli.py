@@ -718,6 +718,36 @@ def db_upgrade(database_url: DatabaseOption = None) -> None:
     console.print("[green]Base de datos al día / Database up to date.[/]")
 
 
+@db_app.command("reprocess")
+def db_reprocess(database_url: DatabaseOption = None) -> None:
+    """Procesa otra vez los resultados que fallaron / Process again results that failed."""
+    try:
+        store = _store(database_url)
+    except ConfigurationError as exc:
+        raise _fail(exc) from exc
+    try:
+        outcomes = store.reprocess_failed(now=datetime.now(UTC))
+    except Exception as exc:  # the database said no: show why, not a traceback
+        console.print(f"[bold red]No se pudo reprocesar / Could not reprocess:[/] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    if not outcomes:
+        console.print("[green]Ningún resultado con error / No results in error.[/]")
+        return
+    counts = ", ".join(f"{outcome} {n}" for outcome, n in sorted(outcomes.items()))
+    total = sum(outcomes.values())
+    console.print(
+        f"[green]{total} resultados procesados otra vez / results processed again:[/] {counts}"
+    )
+    if outcomes.get("error"):
+        console.print(
+            f"[yellow]{outcomes['error']} siguen con error / still in error[/] "
+            "(GET /api/deliveries?outcome=error)"
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``netpay-smart`` command."""
     try:

@@ -149,6 +149,43 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert "unsupported database" in refused.output
 
 
+def test_db_reprocess_processes_failed_results_again(database: str) -> None:
+    """``db reprocess`` processes again the results processing failed on and says how they
+    ended; with none left it says so. A result still failing exits 1 and says where to look."""
+    store = Store.open(database)
+    body = _result("240305130000-0821000119", "99.0")
+    with store.engines.write.begin() as connection:
+        [failed] = insert_deliveries(
+            connection, [Incoming(body=body, received_at=datetime.now(MEXICO_CITY))]
+        )
+        connection.exec_driver_sql(
+            "UPDATE deliveries SET outcome = 'error', error = 'processing failed: x' WHERE id = ?",
+            (failed,),
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON transactions "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    runner = CliRunner()
+    still = runner.invoke(app, ["db", "reprocess", "--database-url", database])
+    assert still.exit_code == 1, still.output
+    assert "results processed again: error 1" in still.output
+    assert "still in error" in still.output
+    with store.engines.write.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse")
+
+    done = runner.invoke(app, ["db", "reprocess", "--database-url", database])
+    again = runner.invoke(app, ["db", "reprocess", "--database-url", database])
+
+    assert done.exit_code == 0, done.output
+    assert "results processed again: new 1" in done.output
+    assert again.exit_code == 0
+    assert "No results in error" in again.output
+    found = store.get_transaction("240305130000-0821000119")
+    store.close()
+    assert found is not None and found["amount"] == "99.00"
+
+
 @pytest.mark.slow
 def test_dev_wires_sandbox_and_receiver_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """``dev`` prints a working sale line; a sale through it lands; Ctrl-C stops both servers."""

@@ -603,6 +603,37 @@ def test_a_batch_the_database_fails_for_a_moment_stays_pending(store: Store) -> 
     assert sorted(row.order_id for row in tx_rows(store)) == ["t-1", "t-2", "t-3"]
 
 
+def _stop_refusing(store: Store) -> None:
+    """Drop what :func:`_refuse_order` created."""
+    with store.engines.write.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER refuse")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER refuse ON transactions")
+            conn.exec_driver_sql("DROP FUNCTION refuse()")
+
+
+def test_failed_deliveries_are_processed_again_once_each(store: Store) -> None:
+    """``reprocess_failed`` takes every delivery processing failed on back to pending and
+    processes it, once per call: after the cause is gone it is ``new``; while the cause
+    stays it ends ``error`` again, and the call still returns. The others are untouched."""
+    _refuse_order(store, "r-2")
+    first = [deliver(store, sale(order_id)) for order_id in ("r-1", "r-2", "r-3")]
+    assert [a.outcome for a in first] == ["new", "error", "new"]
+
+    assert store.reprocess_failed(now=NOW) == {"error": 1}  # the cause is still there
+    _stop_refusing(store)
+    assert store.reprocess_failed(now=NOW) == {"new": 1}
+    assert store.reprocess_failed(now=NOW) == {}
+
+    outcomes = {d["id"]: (d["outcome"], d["error"]) for d in store.list_deliveries()["items"]}
+    assert [outcomes[a.delivery_id] for a in first] == [("new", None)] * 3
+    rows = {row.order_id: row for row in tx_rows(store)}
+    assert sorted(rows) == ["r-1", "r-2", "r-3"]
+    assert rows["r-2"].delivery_count == 1
+    assert rows["r-2"].first_delivery_id == first[1].delivery_id
+
+
 def _process_at_once(store: Store, body: bytes | list[bytes], ids: list[int]) -> list[str]:
     """Process the deliveries ``ids`` (their ``body``, or one each) on as many threads,
     released together."""

@@ -12,8 +12,9 @@ from typing import Any
 
 from .._personal import Sealer
 from .engine import DEFAULT_DATABASE_URL, Engines, open_engines
-from .ingest import Applied, Incoming
+from .ingest import Applied, Incoming, process_many, requeue_failed
 from .migrate import upgrade
+from .notify import announce
 from .queries import (
     PushRequest,
     TransactionFilter,
@@ -138,6 +139,23 @@ class Store:
 
     def purge_personal(self, before: datetime) -> int:
         return purge_personal(self.engines, before)
+
+    def reprocess_failed(self, *, now: datetime) -> dict[str, int]:
+        """Process again, once each, every delivery processing failed on (outcome ``error``):
+        after a fix, or for a failure of the database's own that an older version recorded
+        as ``error``. Returns how many ended in each outcome; safe while receivers run."""
+        outcomes: dict[str, int] = {}
+        last = 0
+        while True:
+            with self.engines.write.begin() as connection:
+                work = requeue_failed(connection, after=last)
+                if not work:
+                    return outcomes
+                applied = process_many(connection, work, now=now)
+                announce(connection, applied)  # running replicas wake their waiters
+            last = work[-1][0]
+            for item in applied:
+                outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
 
     def register_push(self, request: PushRequest, *, now: datetime) -> dict[str, Any]:
         return register_push(self.engines, request, now=now)

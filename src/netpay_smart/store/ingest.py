@@ -62,6 +62,7 @@ __all__ = [
     "pending_deliveries",
     "process",
     "process_many",
+    "requeue_failed",
 ]
 
 log = logging.getLogger("netpay_smart.store")
@@ -190,6 +191,28 @@ def pending_deliveries(
         .limit(limit)
     )
     return [(row.id, row.body, None, row.error) for row in rows]
+
+
+def requeue_failed(
+    connection: Connection, *, after: int = 0, limit: int = 100
+) -> list[tuple[int, bytes, None, str | None]]:
+    """Deliveries processing failed on (outcome ``error``) with an id above ``after``, put
+    back to ``pending``, oldest first, in the shape :func:`process_many` takes. The caller
+    processes them in the same transaction."""
+    rows = connection.execute(
+        select(deliveries.c.id, deliveries.c.body, deliveries.c.truncated)
+        .where(deliveries.c.outcome == "error", deliveries.c.id > after)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    ).all()
+    if rows:
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_([row.id for row in rows]))
+            .values(outcome="pending", error=None)
+        )
+    # A body cut at the edge was recorded as truncated; its error said so before it failed.
+    return [(row.id, row.body, None, "too_large" if row.truncated else None) for row in rows]
 
 
 def _cents(amount: Decimal | None) -> int | None:
