@@ -74,3 +74,36 @@ def tx_rows(store: Store) -> list[Any]:
     """Every ``transactions`` row, oldest first."""
     with store.engines.read.connect() as conn:
         return list(conn.execute(select(transactions).order_by(transactions.c.id)))
+
+
+def fail_like_a_busy_database(store: Store, *, order_id: str | None = None) -> None:
+    """From now on, inserting a transaction fails the way a deadlocked or busy database does
+    (PEP 249 ``OperationalError``), for every order or only ``order_id``. PostgreSQL: a trigger
+    raising ``deadlock_detected``. SQLite: a trigger calling a function no connection has,
+    which fails every insert whatever ``order_id``."""
+    with store.engines.write.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER busy BEFORE INSERT ON transactions BEGIN SELECT busy(); END"
+            )
+            return
+        only = "" if order_id is None else f"IF NEW.order_id = '{order_id}' THEN "
+        conn.exec_driver_sql(
+            "CREATE FUNCTION busy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"{only}RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; "
+            f"{'END IF; ' if only else ''}RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER busy BEFORE INSERT ON transactions FOR EACH ROW EXECUTE FUNCTION busy()"
+        )
+
+
+def stop_failing(store: Store, name: str = "busy") -> None:
+    """Undo :func:`fail_like_a_busy_database` (or another trigger ``name`` with, on
+    PostgreSQL, its function of the same name)."""
+    with store.engines.write.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            conn.exec_driver_sql(f"DROP TRIGGER {name} ON transactions")
+            conn.exec_driver_sql(f"DROP FUNCTION {name}()")

@@ -23,9 +23,11 @@ from .helpers import (
     cancellation_of,
     deliver,
     encode,
+    fail_like_a_busy_database,
     real_sale,
     reprint_of,
     sale,
+    stop_failing,
     tx_rows,
 )
 
@@ -560,57 +562,21 @@ def test_a_batch_the_database_fails_for_a_moment_stays_pending(store: Store) -> 
     with store.engines.write.begin() as conn:
         ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW) for body in bodies])
     work = [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)]
-    with store.engines.write.connect() as conn:
-        driver = conn.connection.driver_connection
-        if store.dialect == "sqlite":
-            # A Python function that raises reaches SQLite's caller as OperationalError.
-            def busy(order_id: str) -> int:
-                raise RuntimeError(f"busy on {order_id}")
+    fail_like_a_busy_database(store, order_id="t-2")  # PostgreSQL: t-2 only
 
-            driver.create_function("busy", 1, busy)
-            conn.exec_driver_sql(
-                "CREATE TEMP TRIGGER busy BEFORE INSERT ON transactions "
-                "WHEN NEW.order_id = 't-2' BEGIN SELECT busy(NEW.order_id); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION busy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF NEW.order_id = 't-2' THEN RAISE EXCEPTION 'deadlock' "
-                "USING ERRCODE = 'deadlock_detected'; END IF; RETURN NEW; END $$"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER busy BEFORE INSERT ON transactions "
-                "FOR EACH ROW EXECUTE FUNCTION busy()"
-            )
-        conn.commit()
-        failure = r"function raised exception|deadlock"
-        with pytest.raises(Exception, match=failure) as raised, conn.begin():
-            process_many(conn, work, now=NOW)
-        assert "OperationalError" in {cls.__name__ for cls in type(raised.value).__mro__}
-        pending = {d["id"]: d["outcome"] for d in store.list_deliveries()["items"]}
-        assert [pending[i] for i in ids] == ["pending"] * 3
-        assert tx_rows(store) == []
-        if store.dialect == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER busy")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER busy ON transactions")
-            conn.exec_driver_sql("DROP FUNCTION busy()")
-        conn.commit()
-        with conn.begin():
-            applied = process_many(conn, work, now=NOW)
+    failing = store.engines.write.begin()
+    with pytest.raises(Exception, match=r"busy|deadlock") as raised, failing as conn:
+        process_many(conn, work, now=NOW)
+    assert "OperationalError" in {cls.__name__ for cls in type(raised.value).__mro__}
+    pending = {d["id"]: d["outcome"] for d in store.list_deliveries()["items"]}
+    assert [pending[i] for i in ids] == ["pending"] * 3
+    assert tx_rows(store) == []
+    stop_failing(store)
+    with store.engines.write.begin() as conn:
+        applied = process_many(conn, work, now=NOW)
 
     assert [a.outcome for a in applied] == ["new", "new", "new"]
     assert sorted(row.order_id for row in tx_rows(store)) == ["t-1", "t-2", "t-3"]
-
-
-def _stop_refusing(store: Store) -> None:
-    """Drop what :func:`_refuse_order` created."""
-    with store.engines.write.begin() as conn:
-        if store.dialect == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER refuse")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER refuse ON transactions")
-            conn.exec_driver_sql("DROP FUNCTION refuse()")
 
 
 def test_failed_deliveries_are_processed_again_once_each(store: Store) -> None:
@@ -622,7 +588,7 @@ def test_failed_deliveries_are_processed_again_once_each(store: Store) -> None:
     assert [a.outcome for a in first] == ["new", "error", "new"]
 
     assert store.reprocess_failed(now=NOW) == {"error": 1}  # the cause is still there
-    _stop_refusing(store)
+    stop_failing(store, "refuse")
     assert store.reprocess_failed(now=NOW) == {"new": 1}
     assert store.reprocess_failed(now=NOW) == {}
 

@@ -17,7 +17,15 @@ from netpay_smart.store.ingest import insert_deliveries, pending_deliveries
 from netpay_smart.store.writer import WAL_FRAMES, Writer
 from tests.wire import vectors as v
 
-from .helpers import NOW, encode, real_sale, sale, tx_rows
+from .helpers import (
+    NOW,
+    encode,
+    fail_like_a_busy_database,
+    real_sale,
+    sale,
+    stop_failing,
+    tx_rows,
+)
 
 ORDER = "240305131447-1494113052"
 
@@ -297,19 +305,7 @@ def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> Non
     bodies = [encode(sale(f"R-{n}")) for n in range(3)]
     with store.engines.write.begin() as conn:
         insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
-        if store.dialect == "sqlite":  # a function no connection has: OperationalError
-            conn.exec_driver_sql(
-                "CREATE TRIGGER busy BEFORE INSERT ON transactions BEGIN SELECT busy(); END"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE FUNCTION busy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; END $$"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER busy BEFORE INSERT ON transactions "
-                "FOR EACH ROW EXECUTE FUNCTION busy()"
-            )
+    fail_like_a_busy_database(store)
     collector = Collector(expected=3)
     store.start(on_applied=collector, clock=lambda: NOW)
     try:
@@ -317,12 +313,7 @@ def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> Non
         assert collector.applied == []
         with store.engines.read.connect() as conn:
             assert len(pending_deliveries(conn)) == 3
-        with store.engines.write.begin() as conn:
-            if store.dialect == "sqlite":
-                conn.exec_driver_sql("DROP TRIGGER busy")
-            else:
-                conn.exec_driver_sql("DROP TRIGGER busy ON transactions")
-                conn.exec_driver_sql("DROP FUNCTION busy()")
+        stop_failing(store)
         assert collector.done.wait(15)
     finally:
         store.stop()
