@@ -211,7 +211,8 @@ def requeue_failed(
             .where(deliveries.c.id.in_([row.id for row in rows]))
             .values(outcome="pending", error=None)
         )
-    # A body cut at the edge was recorded as truncated; its error said so before it failed.
+    # A body cut at the edge keeps its truncated flag; the error that said too_large was
+    # overwritten when processing failed.
     return [(row.id, row.body, None, "too_large" if row.truncated else None) for row in rows]
 
 
