@@ -20,7 +20,7 @@ from rich.panel import Panel
 
 from . import __version__
 from .errors import ConfigurationError, NetPayError
-from .settings import ReceiverSettings
+from .settings import ReceiverSettings, database_url_from_env
 
 __all__ = ["app", "main"]
 
@@ -535,8 +535,7 @@ FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.
 def _store(database_url: str | None) -> Any:
     from .store import Store
 
-    settings = ReceiverSettings.from_env(database_url=database_url)
-    return Store.open(settings.database_url)
+    return Store.open(database_url_from_env(database_url))
 
 
 def _check_format(value: str) -> str:
@@ -707,9 +706,7 @@ def db_upgrade(database_url: DatabaseOption = None) -> None:
     from .store.migrate import upgrade
 
     try:
-        settings = ReceiverSettings.from_env(database_url=database_url)
-        url = normalise_url(settings.database_url)
-        upgrade(url)
+        upgrade(normalise_url(database_url_from_env(database_url)))
     except ConfigurationError as exc:
         raise _fail(exc) from exc
     except Exception as exc:  # the database said no: show why, not a traceback

@@ -14,7 +14,15 @@ from .errors import ConfigurationError
 from .store.engine import DEFAULT_DATABASE_URL
 from .store.spool import DEFAULT_SPOOL_PATH
 
-__all__ = ["ReceiverSettings", "is_loopback"]
+__all__ = ["ReceiverSettings", "database_url_from_env", "is_loopback"]
+
+
+def database_url_from_env(flag: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The database URL for commands that only touch the database (``db upgrade``,
+    ``report``, ...): the flag, else ``NETPAY_DATABASE_URL``, else the SQLite default. Nothing
+    else is read, so a receiver setting they do not use cannot stop them."""
+    env = os.environ if env is None else env
+    return flag or env.get("NETPAY_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def is_loopback(host: str) -> bool:

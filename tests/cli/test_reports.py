@@ -186,6 +186,31 @@ def test_db_reprocess_processes_failed_results_again(database: str) -> None:
     assert found is not None and found["amount"] == "99.00"
 
 
+def test_database_commands_ignore_receiver_settings_they_do_not_use(
+    database: str, tmp_path: Path
+) -> None:
+    """``db upgrade``, ``db reprocess`` and ``report`` need only the database: a bad API
+    token or webhook secret in the environment (there for the receiver) does not stop them,
+    and ``NETPAY_DATABASE_URL`` is the database they use without a flag."""
+    env = {"NETPAY_API_TOKEN": "short", "NETPAY_WEBHOOK_SECRET": "x/y"}
+    runner = CliRunner()
+    fresh = f"sqlite:///{tmp_path / 'env.sqlite3'}"
+    upgraded = runner.invoke(app, ["db", "upgrade"], env={**env, "NETPAY_DATABASE_URL": fresh})
+    reprocessed = runner.invoke(app, ["db", "reprocess", "--database-url", database], env=env)
+    report = runner.invoke(
+        app,
+        ["report", "--date", DAY, "--format", "json"],
+        env={**env, "NETPAY_DATABASE_URL": database},
+    )
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert (tmp_path / "env.sqlite3").exists()
+    assert reprocessed.exit_code == 0, reprocessed.output
+    assert "No results in error" in reprocessed.output
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["totals"]["approved"]["count"] == 2
+
+
 @pytest.mark.slow
 def test_dev_wires_sandbox_and_receiver_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """``dev`` prints a working sale line; a sale through it lands; Ctrl-C stops both servers."""
