@@ -704,13 +704,25 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
         raise PayloadError("empty", "the body is empty; a JSON object was expected")
     try:
         obj = _decode_json(data)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, PayloadError):
+        # msgspec before 0.23 raised UnicodeDecodeError on bytes that are not UTF-8, later
+        # versions a DecodeError: either way, bytes that are not UTF-8 are read as Latin-1.
+        if _is_utf8(data):
+            raise
         obj = _decode_json(data.decode("latin-1").encode())
     if not isinstance(obj, dict):
         raise PayloadError(
             "not_object", f"the body is JSON {type(obj).__name__}, a JSON object was expected"
         )
     return obj
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _decode_json(data: bytes) -> Any:
