@@ -339,6 +339,9 @@ class Normalised(msgspec.Struct, frozen=True):
 _Parsed = tuple[Any, str | None]
 
 
+_NULL_TEXTS: Final = frozenset({"", "null", "NULL"})
+
+
 def _as_text(value: Any) -> str | None:
     """Strings stripped; numbers as text; empty, whitespace and the string "null" as None."""
     if value is None or isinstance(value, bool):
@@ -350,7 +353,7 @@ def _as_text(value: Any) -> str | None:
             raise TypeError("a number too long to read") from None
     if isinstance(value, str):
         text = value.strip()
-        return None if text in ("", "null", "NULL") else text
+        return None if text in _NULL_TEXTS else text
     raise TypeError(type(value).__name__)
 
 
@@ -668,17 +671,30 @@ def normalise(body: Mapping[str, Any]) -> Normalised:
             extra[str(name)] = value
             continue
         attribute, parse, limit = spec
-        parsed, problem = parse(value)
-        if problem is not None:
-            problems.append(
-                Problem(name, "coerced" if parsed is not None else "unreadable", problem)
-            )
-        if limit is not None and isinstance(value, str) and not value.startswith("enc:v1:"):
+        if parse is _parse_str and type(value) is str:
+            # Most fields are text sent as text: the same as _parse_str, without its calls
+            # (processing normalises every result; this halves the time it takes).
+            text = value.strip()
+            if text not in _NULL_TEXTS:
+                values[attribute] = text
+        else:
+            parsed, problem = parse(value)
+            if problem is not None:
+                problems.append(
+                    Problem(name, "coerced" if parsed is not None else "unreadable", problem)
+                )
+            if parsed is not None:
+                values[attribute] = parsed
+        # ASCII no longer than the limit is within it, in bytes too; anything else is measured.
+        if (
+            limit is not None
+            and isinstance(value, str)
+            and (len(value) > limit or not value.isascii())
+            and not value.startswith("enc:v1:")
+        ):
             size = len(value.encode("utf-8", "surrogatepass"))
             if size > limit:
                 problems.append(Problem(name, "too_long", f"{size} bytes, the limit is {limit}"))
-        if parsed is not None:
-            values[attribute] = parsed
     result = TerminalResult(**values, extra=extra)
     kind, probe_shape = classify(body)
     if kind is Kind.UNKNOWN:

@@ -214,3 +214,34 @@ def test_money_with_three_places_rounds_half_up(amount: Decimal) -> None:
     expected = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert parsed == expected
     assert (problem is not None) == (expected != amount)
+
+
+#: The text fields and their byte limits, as the normaliser's table gives them.
+TEXT_FIELDS = {
+    name: (attribute, limit)
+    for name, (attribute, parse, limit) in wire._FIELDS.items()
+    if parse is wire._parse_str
+}
+TEXT_VALUES = (
+    TYPICAL_TEXT
+    | st.text()
+    | st.text(alphabet="aé€😀 \t", max_size=300)
+    | st.builds(lambda n, c: c * n, st.integers(0, 300), st.sampled_from("xñ"))
+    | st.text(max_size=20).map(lambda t: "enc:v1:" + t * 40)
+)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(sorted(TEXT_FIELDS)), TEXT_VALUES, max_size=8))
+def test_text_fields_read_as_the_rule_says(body: dict[str, Any]) -> None:
+    """Text fields: stripped, "", "null" and "NULL" dropped, over their byte limit a problem
+    (sealed values exempt), whatever shortcut the normaliser takes."""
+    n = normalise(body)
+    for name, value in body.items():
+        attribute, limit = TEXT_FIELDS[name]
+        text = value.strip()
+        assert getattr(n.result, attribute) == (None if text in ("", "null", "NULL") else text)
+        size = len(value.encode("utf-8", "surrogatepass"))
+        over = limit is not None and size > limit and not value.startswith("enc:v1:")
+        expected = Problem(name, "too_long", f"{size} bytes, the limit is {limit}")
+        assert (expected in n.problems) == over
