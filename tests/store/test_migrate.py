@@ -54,3 +54,24 @@ def test_migrated_schema_matches_the_metadata(store: Store) -> None:
     with store.engines.write.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+
+
+def _index_definitions(store: Store) -> dict[str, str]:
+    """The deliveries table's index definitions, as the database itself prints them."""
+    if store.dialect == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'deliveries' AND sql != ''"
+    else:
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'deliveries'"
+    with store.engines.write.connect() as conn:
+        return {name: sql or "" for name, sql in conn.exec_driver_sql(query)}
+
+
+def test_columns_null_until_processing_are_indexed_once_set(store: Store) -> None:
+    """content_hash and transaction_key are indexed only where not NULL (an acknowledgement
+    leaves them NULL), and the duplicate check still finds an earlier copy."""
+    found = _index_definitions(store)
+    for column in ("content_hash", "transaction_key"):
+        definition = " ".join(found[f"ix_deliveries_{column}"].split())
+        assert f"WHERE {column} IS NOT NULL" in definition.replace("(", "").replace(")", "")
+    deliver(store, real_sale())
+    assert deliver(store, real_sale()).outcome == "duplicate"
