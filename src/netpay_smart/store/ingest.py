@@ -721,7 +721,8 @@ def _claim(connection: Connection, ids: list[int]) -> set[int]:
     Claiming first makes processing safe when two processes could both see a delivery pending
     (replicas on PostgreSQL, a restart recovering): the second waits for the first's row lock,
     then finds it processed. ``processing`` is never committed (the same transaction records
-    the outcome), so what this transaction sees as ``processing`` it claimed itself.
+    the outcome), so what this transaction sees as ``processing`` it claimed itself. On
+    SQLite the write lock taken at BEGIN does the same, and the pending ones are only read.
     """
     if not ids:
         return set()
@@ -729,6 +730,12 @@ def _claim(connection: Connection, ids: list[int]) -> set[int]:
     assert driver is not None
     marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(ids))
     among = f"id IN ({marks})"  # only placeholders reach the text; the ids are bound
+    if connection.dialect.name == "sqlite":
+        # The writer's transactions begin IMMEDIATE: no other process writes until this one
+        # commits, so what is pending now is this transaction's to process. Reading it
+        # spares rewriting each row (body and all) and its outcome index a second time.
+        pending = f"SELECT id FROM deliveries WHERE outcome = 'pending' AND {among}"  # noqa: S608
+        return {row[0] for row in driver.execute(pending, ids)}
     claim = f"UPDATE deliveries SET outcome = 'processing' WHERE outcome = 'pending' AND {among}"  # noqa: S608
     cursor = driver.cursor()
     cursor.execute(claim, ids)
