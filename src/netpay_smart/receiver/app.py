@@ -195,15 +195,6 @@ class Receiver:
                 "# TYPE netpay_processing_backlog gauge\n"
                 f"netpay_processing_backlog {max(writer.committed - writer.processed, 0)}\n"
             )
-        if writer is not None and writer.checkpointer is not None:
-            extra += (
-                "# HELP netpay_sqlite_checkpoints_total Checkpoints run by the checkpoint thread.\n"
-                "# TYPE netpay_sqlite_checkpoints_total counter\n"
-                f"netpay_sqlite_checkpoints_total {writer.checkpointer.runs}\n"
-                "# HELP netpay_sqlite_wal_frames Frames in SQLite's WAL at the last checkpoint.\n"
-                "# TYPE netpay_sqlite_wal_frames gauge\n"
-                f"netpay_sqlite_wal_frames {writer.checkpointer.wal_frames}\n"
-            )
         spool = self.store.spool
         if writer is not None and spool is not None:
             extra += (

@@ -4,6 +4,14 @@ SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before we
 even across a power cut. Writers open with ``BEGIN IMMEDIATE`` so a transaction never has to
 upgrade a read lock (which fails at once with SQLITE_BUSY, ignoring ``busy_timeout``); readers
 use a separate engine with ordinary deferred transactions, so the dashboard never blocks ingest.
+
+SQLite copies the WAL back into the database file inside the commit that takes it past
+``CHECKPOINT_PAGES`` (SQLite's default is 1,000). A small copy often beats a large one seldom:
+the commit that does it keeps a batch of terminals waiting, and the copy and its fsync take
+time in proportion to the pages. Measured at saturation (16 connections, the receiver on one
+CPU), the p99 of an acknowledgement: 1,000 pages 9.2-9.6 ms, 500 pages 7.4-7.9 ms, 250 pages
+6.8-6.9 ms, 100 pages 6.5 ms but 7 % fewer acknowledgements per second (more fsyncs); a
+checkpoint thread copying most of it beside a 4,000-page limit, 10.4-11.0 ms.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ from sqlalchemy.pool import NullPool
 
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_DATABASE_URL", "Engines", "normalise_url", "open_engines"]
+__all__ = ["CHECKPOINT_PAGES", "DEFAULT_DATABASE_URL", "Engines", "normalise_url", "open_engines"]
 
 DEFAULT_DATABASE_URL = "sqlite:///netpay-smart.sqlite3"
+
+#: The WAL's size, in pages, at which a commit copies it back into the database file.
+CHECKPOINT_PAGES = 250
 
 
 def normalise_url(url: str) -> str:
@@ -69,6 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
     cursor.close()
 
 

@@ -25,8 +25,8 @@ the event loop never blocks on disk. On PostgreSQL, which takes concurrent write
 runs on ``PROCESSORS`` threads of their own, each with its connection (16 deliveries per
 transaction): an ack never waits for processing's round trips to the database, nor processing
 for the acks, and the threads overlap their round trips (three per delivery, a few per chunk). On
-SQLite a thread of its own copies the WAL back into the database file (``_checkpoint.py``), so
-a commit a terminal waits for seldom does it.
+SQLite copying the WAL back into the database file is SQLite's own doing, inside the commit that
+takes the WAL past ``engine.CHECKPOINT_PAGES``: a small copy often (see there).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ._checkpoint import Checkpointer
 from .engine import Engines
 from .ingest import (
     Applied,
@@ -103,10 +102,6 @@ _STOP = object()
 #: Processor threads on PostgreSQL (each holds a connection of the engine's write pool).
 PROCESSORS = 4
 
-#: The WAL's size (in 4 KB frames) at which the writer's own commit checkpoints (see
-#: ``_checkpoint.py``); SQLite's default, 1,000, would make commits do what the thread does.
-WAL_FRAMES = 4000
-
 
 class Writer:
     """Group-commit writer thread. ``on_applied`` is called (on the thread) after processing."""
@@ -126,7 +121,6 @@ class Writer:
         retry_every: float = 1.0,
         drain_max: int = 500,
         processors: int | None = None,
-        checkpoint_pause: float = 0.1,
     ) -> None:
         self._engines = engines
         self._on_applied = on_applied
@@ -151,13 +145,6 @@ class Writer:
         self._process_max = process_max or (16 if self._separate else 4)
         self._processors: list[threading.Thread] = []
         self._inflight: set[int] = set()  # deliveries a processor thread has taken
-        #: SQLite (a file): checkpoints run on a thread of their own, never inside a commit.
-        self.checkpointer = (
-            Checkpointer(engines.write, pause=checkpoint_pause)
-            if engines.dialect == "sqlite"
-            and engines.write.url.database not in (None, "", ":memory:")
-            else None
-        )
         self._has_work = threading.Event()
         self._stopping = False
         # The backlog, the spilled flag and what is in flight are shared by the writer and the
@@ -208,8 +195,6 @@ class Writer:
             self.spooling = True
             self._retry_at = time.monotonic() + self._retry_every
         self._stopping = False
-        if self.checkpointer is not None:
-            self.checkpointer.start()
         self._thread = threading.Thread(target=self._run, name="netpay-writer", daemon=True)
         self._thread.start()
         self._processors = [
@@ -231,8 +216,6 @@ class Writer:
         for processor in self._processors:
             processor.join(timeout)
         self._processors = []
-        if self.checkpointer is not None:
-            self.checkpointer.stop(timeout)
 
     async def write(self, item: Incoming) -> int:
         """Store ``item`` durably; returns its delivery id once the commit is on disk (the
@@ -453,13 +436,6 @@ class Writer:
         if connection is None or connection.closed or connection.invalidated:
             connection = self._engines.write.connect()
             self._durable = True  # the engine opens connections synchronous=FULL
-            if self.checkpointer is not None:
-                # The checkpoint thread copies the WAL back; under sustained load it cannot
-                # finish (frames keep arriving), and the WAL is only reused after a finished
-                # one. So every WAL_FRAMES frames a commit checkpoints after all: by then the
-                # thread has copied nearly everything, and what is left is quick.
-                driver = connection.connection.driver_connection
-                driver.execute(f"PRAGMA wal_autocheckpoint={WAL_FRAMES}")  # type: ignore[union-attr]
             self._connections[role] = connection
         if self._engines.dialect == "sqlite" and durable != self._durable:
             driver = connection.connection.driver_connection
@@ -476,10 +452,9 @@ class Writer:
         if connection is not None:
             with contextlib.suppress(Exception):
                 if self._engines.dialect == "sqlite" and not connection.invalidated:
-                    # Back to the pool as the engine made it: durable, checkpointing itself.
+                    # Back to the pool as the engine made it: durable.
                     driver = connection.connection.driver_connection
                     driver.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
-                    driver.execute("PRAGMA wal_autocheckpoint=1000")  # type: ignore[union-attr]
                 connection.close()
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -520,8 +495,6 @@ class Writer:
         self.batches += 1
         self.committed += len(jobs)
         _wake(jobs, ids)
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
         with self._state:
             if self._spilled or len(self._backlog) + len(jobs) > self._backlog_max:
                 # Too much to hold: leave it all in the database (pending), read it back there.
@@ -568,8 +541,6 @@ class Writer:
         self._done(work)
         with self._state:
             self.processed += len(applied)
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
         self._notify(applied)
 
     def _done(self, work: list[_Work]) -> None:
