@@ -131,7 +131,9 @@ class Receiver:
         await anyio.to_thread.run_sync(lambda: self.store.start(on_applied=on_applied))
         listener = None
         if self.store.dialect == "postgresql":
-            listener = asyncio.create_task(listen(self.store.engines, hub))
+            listener = asyncio.create_task(
+                listen(self.store.engines, hub, origin=self.store.origin)
+            )
         try:
             yield
         finally:

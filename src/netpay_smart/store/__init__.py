@@ -14,7 +14,7 @@ from .._personal import Sealer
 from .engine import DEFAULT_DATABASE_URL, Engines, open_engines
 from .ingest import Applied, Incoming, process_many, requeue_failed
 from .migrate import upgrade
-from .notify import announce
+from .notify import announce, new_origin
 from .queries import (
     PushRequest,
     TransactionFilter,
@@ -63,6 +63,8 @@ class Store:
         self.writer: Writer | None = None
         #: Opens sealed personal fields on one transaction's page (NETPAY_ENCRYPTION_KEY).
         self.sealer: Sealer | None = None
+        #: Names this store's NOTIFYs on PostgreSQL, so its own listener skips them.
+        self.origin = new_origin()
 
     @classmethod
     def open(cls, url: str = DEFAULT_DATABASE_URL, *, migrate: bool = False, **kw: Any) -> Store:
@@ -91,6 +93,7 @@ class Store:
             batch_max=self.batch_max,
             clock=clock,
             spool=self.spool,
+            origin=self.origin,
         )
         self.writer.start()
 
@@ -152,7 +155,7 @@ class Store:
                 if not work:
                     return outcomes
                 applied = process_many(connection, work, now=now)
-                announce(connection, applied)  # running replicas wake their waiters
+                announce(connection, applied, origin=self.origin)  # replicas wake waiters
             last = work[-1][0]
             for item in applied:
                 outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1

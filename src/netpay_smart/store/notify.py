@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+import uuid
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, select, text
@@ -23,24 +23,31 @@ from .engine import Engines
 from .ingest import Applied
 from .schema import deliveries
 
-__all__ = ["CHANNEL", "Hub", "announce", "listen"]
+__all__ = ["CHANNEL", "Hub", "announce", "listen", "new_origin"]
 
 log = logging.getLogger("netpay_smart.store")
 
 CHANNEL = "netpay_smart"
 
 
-def announce(connection: Connection, applied: Sequence[Applied]) -> None:
+def announce(connection: Connection, applied: Sequence[Applied], *, origin: str) -> None:
     """PostgreSQL: tell every replica's :func:`listen` which deliveries were processed, in the
-    caller's transaction (PostgreSQL sends it at commit). Payloads must stay under 8,000
-    bytes: ids only, and an empty list if too many (every waiter then queries again)."""
+    caller's transaction (PostgreSQL sends it at commit). The payload is ``origin:ids``:
+    ``origin`` names the store that processed them (its own listener skips them), and the
+    ids are left out (every waiter then queries again) when they would pass the 8,000 bytes
+    a payload may hold."""
     if connection.dialect.name != "postgresql" or not applied:
         return
     ids = ",".join(str(a.delivery_id) for a in applied)
     connection.execute(
         text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": CHANNEL, "payload": ids if len(ids) < 7000 else ""},
+        {"channel": CHANNEL, "payload": f"{origin}:{ids if len(ids) < 7000 else ''}"},
     )
+
+
+def new_origin() -> str:
+    """A name for one store's announcements, different in every store opened."""
+    return uuid.uuid4().hex[:12]
 
 
 class Hub:
@@ -50,7 +57,6 @@ class Hub:
         self._loop = loop
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[list[Applied] | None]] = set()
-        self._local: deque[int] = deque(maxlen=10_000)
         self.closed = False
 
     def publish(self, applied: Sequence[Applied]) -> None:
@@ -63,18 +69,14 @@ class Hub:
             subscriber.put_nowait(batch)
 
     def publish_threadsafe(self, applied: Sequence[Applied]) -> None:
-        """Publish from the writer thread; remembers the ids so NOTIFY echoes are skipped.
+        """Publish from the writer thread.
 
         With nobody subscribed the loop is not woken at all (a wake-up per processed chunk
         cost the loop's thread tens of µs). A waiter that subscribes a moment later misses
         nothing: it subscribes, then queries, and the query sees what was committed here.
         """
-        self._local.extend(a.delivery_id for a in applied)
         if self._subscribers and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.publish, list(applied))
-
-    def is_local(self, delivery_id: int) -> bool:
-        return delivery_id in self._local
 
     @contextlib.contextmanager
     def subscribe(self) -> Iterator[asyncio.Queue[list[Applied] | None]]:
@@ -119,8 +121,22 @@ def _remote_applied(engines: Engines, ids: list[int]) -> list[Applied]:
         ]
 
 
-async def listen(engines: Engines, hub: Hub, *, channel: str = CHANNEL) -> None:
-    """Republish other replicas' NOTIFYs into ``hub`` until cancelled; reconnects forever."""
+def _others(payload: str, origin: str) -> list[int] | None:
+    """The delivery ids in another store's payload (empty: query again); ``None`` for one of
+    ``origin``'s own, which its writer has published already."""
+    sender, _, ids = payload.rpartition(":")
+    if sender == origin:
+        return None
+    return [int(part) for part in ids.split(",") if part]
+
+
+async def listen(engines: Engines, hub: Hub, *, origin: str, channel: str = CHANNEL) -> None:
+    """Republish other replicas' NOTIFYs into ``hub`` until cancelled; reconnects forever.
+
+    Those ``origin`` sent are skipped: telling them apart by delivery id raced the writer,
+    whose NOTIFY could arrive before it had published the ids itself, and about a third of a
+    replica's own results were read back from the database for nothing.
+    """
     import psycopg  # only needed with PostgreSQL
 
     dsn = engines.write.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -132,9 +148,8 @@ async def listen(engines: Engines, hub: Hub, *, channel: str = CHANNEL) -> None:
                 delay = 0.5
                 hub.publish([])  # anything missed while we were away: query again
                 async for notice in conn.notifies():
-                    ids = [int(part) for part in notice.payload.split(",") if part]
-                    remote = [i for i in ids if not hub.is_local(i)]
-                    if ids and not remote:
+                    remote = _others(notice.payload, origin)
+                    if remote is None:
                         continue
                     applied = (
                         await asyncio.to_thread(_remote_applied, engines, remote) if remote else []

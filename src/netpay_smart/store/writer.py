@@ -54,7 +54,7 @@ from .ingest import (
     pending_deliveries,
     process_many,
 )
-from .notify import announce
+from .notify import announce, new_origin
 from .spool import Spool, SpoolError
 
 __all__ = ["StoreUnavailableError", "Writer"]
@@ -134,9 +134,11 @@ class Writer:
         retry_every: float = 1.0,
         drain_max: int = 500,
         processors: int | None = None,
+        origin: str | None = None,
     ) -> None:
         self._engines = engines
         self._on_applied = on_applied
+        self._origin = origin or new_origin()
         self._batch_max = batch_max
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -542,7 +544,7 @@ class Writer:
                 if self._engines.dialect == "postgresql":
                     connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 applied = process_many(connection, work, now=self._clock())
-                announce(connection, applied)
+                announce(connection, applied, origin=self._origin)
         except Exception:
             log.exception("processing failed; deliveries stay pending")
             self._drop_connection(role)
