@@ -160,12 +160,18 @@ class Writer:
         self._process_max = process_max or (16 if self._separate else 4)
         self._processors: list[threading.Thread] = []
         self._inflight: set[int] = set()  # deliveries a processor thread has taken
-        self._has_work = threading.Event()
         self._stopping = False
         # The backlog, the spilled flag and what is in flight are shared by the writer and the
         # processor threads on PostgreSQL; _spills counts every spill, so a reader that found
         # nothing pending knows whether a spill happened meanwhile.
         self._state = threading.Lock()
+        # A commit wakes a processor thread only if none is at work or more than a chunk
+        # waits: a thread at work takes what came meanwhile as its next chunk. Waking all four
+        # for every commit made four chunks of one where one chunk of several does (at 500
+        # results/s, over 1 ms of CPU per result). A spill, whose deliveries wait in the
+        # database, wakes them all.
+        self._has_work = threading.Condition(self._state)
+        self._at_work = 0  # processor threads processing now
         self._spills = 0
         self._idle = idle
         self._backlog_max = backlog_max
@@ -226,8 +232,9 @@ class Writer:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
-        self._stopping = True
-        self._has_work.set()
+        with self._state:
+            self._stopping = True
+            self._has_work.notify_all()
         for processor in self._processors:
             processor.join(timeout)
         self._processors = []
@@ -331,12 +338,19 @@ class Writer:
         self._drop_connection(_work_role())
 
     def _process_loop(self) -> None:
-        """PostgreSQL: a processor thread, woken by every commit, spill and spool move."""
+        """PostgreSQL: a processor thread, woken by a commit, a spill or a spool move, and
+        every ``retry_every`` seconds (to try again after a failure)."""
         while not self._stopping:
-            self._has_work.wait(self._retry_every)
-            self._has_work.clear()
-            while not self._stopping and self._processing_due():
-                self._work()
+            with self._state:
+                if not (self._stopping or self._processing_due()):
+                    self._has_work.wait(self._retry_every)
+                self._at_work += 1
+            try:
+                while not self._stopping and self._processing_due():
+                    self._work()
+            finally:
+                with self._state:
+                    self._at_work -= 1
         self._finish_processing()
 
     def _processing_due(self) -> bool:
@@ -519,16 +533,17 @@ class Writer:
                     (delivery_id, job.item.body, job.item.decoded, job.item.error)
                     for job, delivery_id in zip(jobs, ids, strict=True)
                 )
-        self._wake_processor()
+            if self._separate:
+                if self._spilled:  # what waits in the database is for every thread to read
+                    self._has_work.notify_all()
+                elif not self._at_work or len(self._backlog) > self._process_max:
+                    self._has_work.notify()
 
     def _spill(self) -> None:
         with self._state:
             self._spill_locked()
-        self._wake_processor()
-
-    def _wake_processor(self) -> None:
-        if self._separate:
-            self._has_work.set()
+            if self._separate:
+                self._has_work.notify_all()
 
     def _spill_locked(self) -> None:
         self._spilled = True
