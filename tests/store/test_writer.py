@@ -216,6 +216,28 @@ def test_processing_keeps_pace_with_a_steady_stream(store: Store) -> None:
     assert len(tx_rows(store)) == 400
 
 
+def test_a_result_that_comes_alone_is_processed_at_once(store: Store) -> None:
+    """SQLite: a body with none just before it (a shop's pace) is processed right after its
+    acknowledgement, not after the quiet moment the writer otherwise waits for company; two
+    of them, far apart, both are."""
+    if store.dialect != "sqlite":
+        pytest.skip("on PostgreSQL processing has threads of its own, woken by each commit")
+    collector = Collector(expected=2)
+    store.writer = Writer(store.engines, on_applied=collector, idle=60.0)  # never quiet enough
+    store.writer.start()
+    try:
+        asyncio.run(store.write(Incoming(body=encode(sale("LONE-1")), received_at=NOW)))
+        deadline = time.monotonic() + 10
+        while not collector.applied and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [a.order_id for a in collector.applied] == ["LONE-1"]
+        asyncio.run(store.write(Incoming(body=encode(sale("LONE-2")), received_at=NOW)))
+        assert collector.done.wait(10)
+    finally:
+        store.stop()
+    assert [a.order_id for a in collector.applied] == ["LONE-1", "LONE-2"]
+
+
 def test_a_backlog_read_back_from_the_database_is_processed_once(store: Store) -> None:
     """More results than the writer holds in memory: the rest is read back from the database
     (on PostgreSQL by four processor threads at once), and each is processed exactly once."""
