@@ -231,6 +231,7 @@ def test_a_result_that_comes_alone_is_processed_at_once(store: Store) -> None:
         while not collector.applied and time.monotonic() < deadline:
             time.sleep(0.01)
         assert [a.order_id for a in collector.applied] == ["LONE-1"]
+        time.sleep(0.05)  # far apart: well over the writer's lone_after
         asyncio.run(store.write(Incoming(body=encode(sale("LONE-2")), received_at=NOW)))
         assert collector.done.wait(10)
     finally:
