@@ -15,7 +15,7 @@ from sqlalchemy import select
 from netpay_smart._personal import hide
 from netpay_smart.store import Store, TransactionFilter
 from netpay_smart.store.ingest import Incoming, insert_deliveries, process_many
-from netpay_smart.store.schema import transactions
+from netpay_smart.store.schema import deliveries, transactions
 from tests.wire import vectors as v
 
 from .helpers import (
@@ -36,6 +36,48 @@ ORDER = "240305131447-1494113052"  # the real 2024 sale's orderId
 
 def _sales(store: Store) -> list[Any]:
     return [row for row in tx_rows(store) if row.kind == "sale"]
+
+
+# -- storing ----------------------------------------------------------------------------------
+
+
+def test_each_body_is_stored_under_the_id_returned_for_it(store: Store) -> None:
+    """``insert_deliveries`` returns the ids in the order of the bodies, alone and in a batch,
+    and each row holds what came with its body: bytes, time, sender, size, flags."""
+    later = NOW.replace(microsecond=123456)
+    batches = [
+        [Incoming(body=b"alone", received_at=NOW, remote="10.0.0.1")],
+        [
+            Incoming(
+                body=f"body-{n}".encode() * (n + 1),
+                received_at=later,
+                remote=None if n % 2 else f"10.0.0.{n}",
+                truncated=n == 3,
+                error="too_large" if n == 3 else None,
+            )
+            for n in range(5)
+        ],
+    ]
+    stored = []
+    for batch in batches:
+        with store.engines.write.begin() as conn:
+            ids = insert_deliveries(conn, batch)
+        assert len(ids) == len(batch) and ids == sorted(ids)
+        stored.extend(zip(ids, batch, strict=True))
+
+    with store.engines.read.connect() as conn:
+        rows = {row.id: row for row in conn.execute(select(deliveries))}
+    assert len(rows) == 6
+    for delivery_id, item in stored:
+        row = rows[delivery_id]
+        assert bytes(row.body) == item.body and row.size == len(item.body)
+        assert row.received_at == item.received_at
+        assert (row.remote, bool(row.truncated), row.error) == (
+            item.remote,
+            item.truncated,
+            item.error,
+        )
+        assert row.outcome == "pending"
 
 
 # -- re-delivery ------------------------------------------------------------------------------

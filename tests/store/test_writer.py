@@ -297,6 +297,40 @@ def test_sqlite_acknowledgements_commit_durably_between_processing(store: Store)
     assert len(tx_rows(store)) == 200
 
 
+def test_postgresql_acknowledges_durably_and_processes_without_waiting(store: Store) -> None:
+    """PostgreSQL: every delivery is inserted in a transaction with ``synchronous_commit``
+    on (the commit that makes a 200 safe); processing, on connections of its own, writes
+    transactions with it off. Triggers record the setting each insert ran under."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite switches synchronous on the writer's one connection")
+    with store.engines.write.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE seen (name text, setting text)")
+        conn.exec_driver_sql(
+            "CREATE FUNCTION record_setting() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO seen VALUES (TG_TABLE_NAME, current_setting('synchronous_commit')); "
+            "RETURN NEW; END $$"
+        )
+        for table in ("deliveries", "transactions"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER record_{table} BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION record_setting()"
+            )
+    collector = Collector(expected=200)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    try:
+        _write_many(store, 100)
+        _write_many(store, 100, first=100)
+        assert collector.done.wait(30)
+    finally:
+        store.stop()
+
+    with store.engines.read.connect() as conn:
+        seen = conn.exec_driver_sql(
+            "SELECT name, setting, count(*) FROM seen GROUP BY name, setting ORDER BY name"
+        ).all()
+    assert [tuple(row) for row in seen] == [("deliveries", "on", 200), ("transactions", "off", 200)]
+
+
 def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> None:
     """Recovery at start meets a failure of the database's own (a deadlock, SQLite busy): the
     receiver starts anyway, and the deliveries left pending are processed once the database

@@ -52,6 +52,7 @@ from .engine import Engines
 from .ingest import (
     Applied,
     Incoming,
+    Work,
     insert_deliveries,
     insert_spooled,
     pending_deliveries,
@@ -74,10 +75,6 @@ class _Job:
     item: Incoming
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[int]
-
-
-# (delivery id, body, decoded body, edge error): what processing needs of a stored delivery.
-_Work = tuple[int, bytes, dict[str, Any] | None, str | None]
 
 
 def _settle(settled: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
@@ -147,7 +144,7 @@ class Writer:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._backlog: list[_Work] = []
+        self._backlog: list[Work] = []
         self._connections: dict[str, Connection] = {}
         self._durable = True  # SQLite: the connection's synchronous setting is FULL
         #: PostgreSQL: processing on threads of their own, each with its connection (SQLite
@@ -441,7 +438,7 @@ class Writer:
             connection = self._connection(role, durable=False)
             with connection.begin():
                 # What other processor threads hold is still pending here: read past it.
-                found: list[_Work] = list(pending_deliveries(connection, limit=size + busy))
+                found: list[Work] = list(pending_deliveries(connection, limit=size + busy))
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
             self._drop_connection(role)
@@ -459,10 +456,10 @@ class Writer:
         """Each thread keeps its connections open (no pool round trip per batch).
 
         ``ack`` commits with the engine's full durability. ``work:…`` (one per thread that
-        processes) does not wait for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL
-        ``synchronous_commit=off`` per transaction): what it writes is derived from deliveries
-        already on disk, so if a crash loses it the deliveries are simply ``pending`` again
-        and processed at the next start.
+        processes) does not wait for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL the
+        ``process`` engine's ``synchronous_commit=off``): what it writes is derived from
+        deliveries already on disk, so if a crash loses it the deliveries are simply
+        ``pending`` again and processed at the next start.
 
         On SQLite the writer thread processes on the connection it acknowledges on, switching
         ``synchronous`` between transactions (``durable``): each SQLite connection has its own
@@ -472,7 +469,8 @@ class Writer:
         role = self._role(role)
         connection = self._connections.get(role)
         if connection is None or connection.closed or connection.invalidated:
-            connection = self._engines.write.connect()
+            engine = self._engines.write if durable else self._engines.process
+            connection = engine.connect()
             self._durable = True  # the engine opens connections synchronous=FULL
             self._connections[role] = connection
         if self._engines.dialect == "sqlite" and durable != self._durable:
@@ -559,14 +557,12 @@ class Writer:
         self._spills += 1
         self._backlog.clear()
 
-    def _process(self, work: list[_Work]) -> None:
+    def _process(self, work: list[Work]) -> None:
         """Apply committed deliveries; a failure leaves them pending for the next start."""
         role = _work_role()
         try:
             connection = self._connection(role, durable=False)
             with connection.begin():
-                if self._engines.dialect == "postgresql":
-                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 applied = process_many(connection, work, now=self._clock())
                 announce(connection, applied, origin=self._origin)
         except Exception:
@@ -582,7 +578,7 @@ class Writer:
             self.processed += len(applied)
         self._notify(applied)
 
-    def _done(self, work: list[_Work]) -> None:
+    def _done(self, work: list[Work]) -> None:
         with self._state:
             self._inflight.difference_update(item[0] for item in work)
 
