@@ -331,6 +331,66 @@ def test_postgresql_acknowledges_durably_and_processes_without_waiting(store: St
     assert [tuple(row) for row in seen] == [("deliveries", "on", 200), ("transactions", "off", 200)]
 
 
+def _refuse_body(store: Store, body: bytes) -> None:
+    """From now on the database refuses to store ``body`` (a trigger on ``deliveries``)."""
+    marker = body.decode()
+    with store.engines.write.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_body BEFORE INSERT ON deliveries "
+                f"WHEN NEW.body = CAST('{marker}' AS BLOB) BEGIN SELECT RAISE(ABORT, 'no'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_body() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.body = convert_to('{marker}', 'UTF8') THEN RAISE EXCEPTION 'no'; END IF; "
+            "RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_body BEFORE INSERT ON deliveries "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_body()"
+        )
+
+
+def test_a_body_is_acknowledged_if_and_only_if_it_was_stored(store: Store) -> None:
+    """A batch in which the database refuses one body stores none of that batch: each of its
+    requests gets StoreUnavailableError (the terminal is told 503 and sends it again), never
+    an id for a body that is not there; the batches after it are stored and acknowledged,
+    each id holding its own body. Ten rounds: twenty bodies and the refused one written at
+    once, then twenty more."""
+    refused = b"refuse-me"
+    _refuse_body(store, refused)
+    store.start(clock=lambda: NOW)
+
+    async def write_all(bodies: list[bytes]) -> list[int | BaseException]:
+        writes = (store.write(Incoming(body=body, received_at=NOW)) for body in bodies)
+        return list(await asyncio.gather(*writes, return_exceptions=True))
+
+    outcomes: list[tuple[bytes, int | BaseException]] = []
+    try:
+        for round_ in range(10):
+            for part, with_refused in (("a", True), ("b", False)):
+                bodies = [f"body-{round_}-{part}{n}".encode() for n in range(20)]
+                if with_refused:
+                    bodies.insert(round_ * 2, refused)
+                outcomes.extend(zip(bodies, asyncio.run(write_all(bodies)), strict=True))
+    finally:
+        store.stop()
+
+    with store.engines.read.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, body FROM deliveries").all()
+    stored = {row[0]: bytes(row[1]) for row in rows}
+    acked = {value: body for body, value in outcomes if isinstance(value, int)}
+    refusals = [(body, value) for body, value in outcomes if isinstance(value, BaseException)]
+    assert acked == stored  # every id holds its body, and nothing else was stored
+    assert all(isinstance(value, StoreUnavailableError) for _, value in refusals)
+    assert sum(body == refused for body, _ in refusals) == 10
+    # Bodies shared the refused one's batch (in practice all twenty, every round) and were
+    # refused with it; every "b" round was stored whole.
+    assert len(refusals) > 10
+    assert len(acked) >= 200
+
+
 def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> None:
     """Recovery at start meets a failure of the database's own (a deadlock, SQLite busy): the
     receiver starts anyway, and the deliveries left pending are processed once the database

@@ -128,7 +128,9 @@ def _delivery_row(item: Incoming) -> dict[str, Any]:
 
 
 def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list[int]:
-    """Append the bodies; returns their ids in the same order. The caller commits.
+    """Append the bodies; returns their ids in the same order. The caller commits; on a
+    PostgreSQL connection in autocommit (the writer's acknowledging one) the insert is its
+    own transaction: committed when this returns, with all the bodies or none.
 
     This is the one statement every acknowledgement waits for, so it goes straight to the
     driver. On SQLite, one ``executemany``: under ``BEGIN IMMEDIATE`` nobody else writes, so

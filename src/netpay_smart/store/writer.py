@@ -333,6 +333,7 @@ class Writer:
         if not self._separate:
             self._finish_processing()
         self._drop_connection("ack")
+        self._drop_connection("drain")
         if self._spool is not None:
             self._spool.close()
 
@@ -403,11 +404,13 @@ class Writer:
             log.warning("the spool is empty; writing to the database again")
             return True
         try:
-            connection = self._connection("ack")
+            # Not the acknowledging connection: on PostgreSQL each of its statements commits
+            # on its own, and what is moved here goes in one transaction.
+            connection = self._connection("drain")
             with connection.begin():
                 insert_spooled(connection, [(self._spool.key(i), item) for i, item in taken])
         except Exception as exc:
-            self._drop_connection("ack")
+            self._drop_connection("drain")
             log.debug("the database is still unreachable: %s", type(exc).__name__)
             return False
         try:
@@ -459,7 +462,8 @@ class Writer:
         processes) does not wait for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL the
         ``process`` engine's ``synchronous_commit=off``): what it writes is derived from
         deliveries already on disk, so if a crash loses it the deliveries are simply
-        ``pending`` again and processed at the next start.
+        ``pending`` again and processed at the next start. ``drain`` moves the spool back in
+        transactions of its own.
 
         On SQLite the writer thread processes on the connection it acknowledges on, switching
         ``synchronous`` between transactions (``durable``): each SQLite connection has its own
@@ -471,6 +475,10 @@ class Writer:
         if connection is None or connection.closed or connection.invalidated:
             engine = self._engines.write if durable else self._engines.process
             connection = engine.connect()
+            if role == "ack" and self._engines.dialect == "postgresql":
+                # The insert is its own transaction, committed when it returns (all its rows
+                # or none, see insert_deliveries): no BEGIN and no COMMIT round trip.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             self._durable = True  # the engine opens connections synchronous=FULL
             self._connections[role] = connection
         if self._engines.dialect == "sqlite" and durable != self._durable:
