@@ -112,7 +112,7 @@ def _wake(jobs: list[_Job], values: list[int] | BaseException) -> None:
 
 _STOP = object()
 
-#: Processor threads on PostgreSQL (each holds a connection of the engine's write pool).
+#: Processor threads on PostgreSQL (each holds a connection of the engines' process pool).
 PROCESSORS = 4
 
 
