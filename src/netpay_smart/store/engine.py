@@ -57,23 +57,19 @@ def normalise_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Engines:
-    """One engine for the single writer, one for everything that only reads, and one for
-    processing: on PostgreSQL its commits do not wait for the disk (what processing writes
-    is derived from deliveries already on disk, and a crash leaves them pending, to be
-    processed again); on SQLite it is the writer's (one writer at a time)."""
+    """One engine for the single writer, one for everything that only reads."""
 
     url: str
     write: Engine
     read: Engine
-    process: Engine
 
     @property
     def dialect(self) -> str:
         return self.write.dialect.name
 
     def dispose(self) -> None:
-        for engine in {self.write, self.read, self.process}:
-            engine.dispose()
+        self.write.dispose()
+        self.read.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -111,26 +107,13 @@ def open_engines(url: str) -> Engines:
         for engine, begin in ((write, "BEGIN IMMEDIATE"), (read, "BEGIN")):
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", functools.partial(_begin, begin))
-        return Engines(url, write, read, write)
-    # The writer's connection and the API's writes (pushes).
+        return Engines(url, write, read)
+    # The writer's connection, one per processor thread (writer.PROCESSORS) and the API's
+    # writes (pushes).
     write = create_engine(
-        url, pool_size=4, max_overflow=4, pool_pre_ping=True, hide_parameters=True
+        url, pool_size=6, max_overflow=4, pool_pre_ping=True, hide_parameters=True
     )
     read = create_engine(
         url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True
     )
-    # One connection per processor thread (writer.PROCESSORS), and one to read back.
-    process = create_engine(
-        url, pool_size=5, max_overflow=2, pool_pre_ping=True, hide_parameters=True
-    )
-    event.listen(process, "connect", _commit_without_waiting)
-    return Engines(url, write, read, process)
-
-
-def _commit_without_waiting(dbapi_connection: Any, _record: Any) -> None:
-    # Once per connection, for good: a SET LOCAL in every transaction was one more statement
-    # (a round trip, and about 80 µs of psycopg) for every chunk processed. These connections
-    # belong to this engine's pool only, so no acknowledgement ever commits on one.
-    dbapi_connection.autocommit = True
-    dbapi_connection.execute("SET synchronous_commit TO OFF")
-    dbapi_connection.autocommit = False
+    return Engines(url, write, read)

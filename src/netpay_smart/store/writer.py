@@ -112,7 +112,7 @@ def _wake(jobs: list[_Job], values: list[int] | BaseException) -> None:
 
 _STOP = object()
 
-#: Processor threads on PostgreSQL (each holds a connection of the engines' process pool).
+#: Processor threads on PostgreSQL (each holds a connection of the engine's write pool).
 PROCESSORS = 4
 
 
@@ -459,11 +459,11 @@ class Writer:
         """Each thread keeps its connections open (no pool round trip per batch).
 
         ``ack`` commits with the engine's full durability. ``work:…`` (one per thread that
-        processes) does not wait for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL the
-        ``process`` engine's ``synchronous_commit=off``): what it writes is derived from
-        deliveries already on disk, so if a crash loses it the deliveries are simply
-        ``pending`` again and processed at the next start. ``drain`` moves the spool back in
-        transactions of its own.
+        processes) does not wait for the disk (SQLite ``synchronous=NORMAL``; on PostgreSQL
+        processing's own claim sets ``synchronous_commit`` off for its transaction): what it
+        writes is derived from deliveries already on disk, so if a crash loses it the
+        deliveries are simply ``pending`` again and processed at the next start. ``drain``
+        moves the spool back in transactions of its own.
 
         On SQLite the writer thread processes on the connection it acknowledges on, switching
         ``synchronous`` between transactions (``durable``): each SQLite connection has its own
@@ -473,8 +473,7 @@ class Writer:
         role = self._role(role)
         connection = self._connections.get(role)
         if connection is None or connection.closed or connection.invalidated:
-            engine = self._engines.write if durable else self._engines.process
-            connection = engine.connect()
+            connection = self._engines.write.connect()
             if role == "ack" and self._engines.dialect == "postgresql":
                 # The insert is its own transaction, committed when it returns (all its rows
                 # or none, see insert_deliveries): no BEGIN and no COMMIT round trip.
