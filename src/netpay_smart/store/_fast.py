@@ -93,9 +93,10 @@ def driver_cursor(connection: Connection) -> Any:
     assert driver is not None
     if connection.dialect.name != "postgresql":
         return driver.cursor()
+    # info lives as long as the DBAPI connection: SQLAlchemy empties it when the pool
+    # replaces an invalidated one.
     cursor = connection.info.get(_CURSOR)
-    # info outlives a DBAPI connection the pool replaced: check the cursor is this one's.
-    if cursor is None or cursor.closed or cursor.connection is not driver:
+    if cursor is None or cursor.closed:
         cursor = connection.info[_CURSOR] = driver.cursor()
     return cursor
 
