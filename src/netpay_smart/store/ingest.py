@@ -648,10 +648,13 @@ def _complete_pushes(
     push_kind = {Kind.SALE: "sale", Kind.CANCELLATION: "cancel", Kind.REPRINT: "reprint"}[kind]
     candidates: set[str] = set()
     if result.push_id:
-        candidates.update(row[0] for row in _PUSH_BY_ID(connection, {"p": result.push_id}))
+        found = _PUSH_BY_ID(connection, {"p": result.push_id}).fetchall()
+        candidates.update(row[0] for row in found)
     if result.folio_number and kind in (Kind.SALE, Kind.REPRINT):
         # A sale whose result was lost is completed by the reprint by folio that recovers it.
-        found = _PUSH_BY_FOLIO(connection, {"f": result.folio_number, "t": result.terminal_id})
+        found = _PUSH_BY_FOLIO(
+            connection, {"f": result.folio_number, "t": result.terminal_id}
+        ).fetchall()
         candidates.update(row[0] for row in found)
     if not candidates and result.order_id and kind is Kind.CANCELLATION:
         found = _CANCEL_PUSH(connection, {"o": result.order_id}).fetchall()
