@@ -354,12 +354,22 @@ def _refuse_body(store: Store, body: bytes) -> None:
         )
 
 
-def test_a_body_is_acknowledged_if_and_only_if_it_was_stored(store: Store) -> None:
+@pytest.mark.parametrize("pipeline", [True, False], ids=["libpq-14+", "older-libpq"])
+def test_a_body_is_acknowledged_if_and_only_if_it_was_stored(
+    store: Store, pipeline: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch in which the database refuses one body stores none of that batch: each of its
     requests gets StoreUnavailableError (the terminal is told 503 and sends it again), never
     an id for a body that is not there; the batches after it are stored and acknowledged,
     each id holding its own body. Ten rounds: twenty bodies and the refused one written at
-    once, then twenty more."""
+    once, then twenty more. On PostgreSQL also with a libpq without pipeline mode, where an
+    ``executemany`` in autocommit would commit row by row."""
+    if not pipeline:
+        if store.dialect != "postgresql":
+            pytest.skip("libpq is PostgreSQL's")
+        import psycopg
+
+        monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
     refused = b"refuse-me"
     _refuse_body(store, refused)
     store.start(clock=lambda: NOW)

@@ -56,6 +56,7 @@ __all__ = [
     "Applied",
     "Incoming",
     "Work",
+    "batches_commit_whole",
     "content_hash",
     "insert_deliveries",
     "insert_spooled",
@@ -167,6 +168,16 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
     while cursor.nextset():
         ids.append(cursor.fetchone()[0])
     return ids
+
+
+def batches_commit_whole() -> bool:
+    """Whether :func:`insert_deliveries`, on a PostgreSQL connection in autocommit, stores a
+    batch whole or not at all. psycopg sends an ``executemany`` as one implicit transaction in
+    pipeline mode, which needs libpq 14 or later (``psycopg[binary]`` bundles a recent one);
+    without it each row would commit on its own."""
+    import psycopg  # only PostgreSQL needs it
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming]]) -> int:

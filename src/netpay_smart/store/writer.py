@@ -53,6 +53,7 @@ from .ingest import (
     Applied,
     Incoming,
     Work,
+    batches_commit_whole,
     insert_deliveries,
     insert_spooled,
     pending_deliveries,
@@ -474,9 +475,10 @@ class Writer:
         connection = self._connections.get(role)
         if connection is None or connection.closed or connection.invalidated:
             connection = self._engines.write.connect()
-            if role == "ack" and self._engines.dialect == "postgresql":
+            if role == "ack" and self._engines.dialect == "postgresql" and batches_commit_whole():
                 # The insert is its own transaction, committed when it returns (all its rows
-                # or none, see insert_deliveries): no BEGIN and no COMMIT round trip.
+                # or none, see insert_deliveries): no BEGIN and no COMMIT round trip. With an
+                # old libpq (no pipeline mode) rows would commit one by one: not then.
                 connection.execution_options(isolation_level="AUTOCOMMIT")
             self._durable = True  # the engine opens connections synchronous=FULL
             self._connections[role] = connection
