@@ -112,17 +112,22 @@ def _insert_sql(connection: Connection, table: Table, names: tuple[str, ...], su
     key = (connection.dialect.name, table.name, names, suffix)
     sql = _INSERTS.get(key)
     if sql is None:
-        unknown = set(names) - set(table.c.keys())
-        if unknown:
-            raise KeyError(f"not columns of {table.name}: {sorted(unknown)}")
         quote = connection.dialect.identifier_preparer.quote
         columns = ", ".join(quote(name) for name in names)
-        qmark = connection.dialect.paramstyle == "qmark"
-        marks = ", ".join("?" if qmark else f"%({name})s" for name in names)
-        # Only names of the table's own columns reach the text; every value is bound.
+        marks = ", ".join(_marks(connection, table, names))
         sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) {suffix}"  # noqa: S608
         _INSERTS[key] = sql
     return sql
+
+
+def _marks(connection: Connection, table: Table, names: tuple[str, ...]) -> list[str]:
+    """A placeholder per column (``?``, or ``%(name)s`` on PostgreSQL), once every name is
+    known to be a column of ``table``: only those reach the SQL text; every value is bound."""
+    unknown = set(names) - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"not columns of {table.name}: {sorted(unknown)}")
+    qmark = connection.dialect.paramstyle == "qmark"
+    return ["?" if qmark else f"%({name})s" for name in names]
 
 
 def insert_row(connection: Connection, table: Table, row: Mapping[str, Any], suffix: str) -> Any:
@@ -137,9 +142,7 @@ def update_row(
     connection: Connection, table: Table, values: Mapping[str, Any], *, key: str
 ) -> None:
     """``UPDATE table SET (values' columns) WHERE key = key`` on the driver's cursor."""
-    sql = _UPDATES.get((connection.dialect.name, table.name, tuple(values)))
-    if sql is None:
-        sql = _update_sql(connection, table, tuple(values))
+    sql = _update_sql(connection, table, tuple(values))
     if connection.dialect.paramstyle == "qmark":
         _execute(connection, sql, [*values.values(), key])
     else:
@@ -157,16 +160,19 @@ _UPDATES: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
 def _update_sql(connection: Connection, table: Table, names: tuple[str, ...]) -> str:
-    unknown = set(names) - set(table.c.keys())
-    if unknown or "key" not in table.c:
-        raise KeyError(f"not columns of {table.name}: {sorted(unknown) or ['key']}")
-    quote = connection.dialect.identifier_preparer.quote
-    qmark = connection.dialect.paramstyle == "qmark"
-    sets = ", ".join(f"{quote(name)} = {'?' if qmark else f'%({name})s'}" for name in names)
-    where = "?" if qmark else "%(netpay_key)s"
-    # Only names of the table's own columns reach the text; every value is bound.
-    sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('key')} = {where}"  # noqa: S608
-    _UPDATES[(connection.dialect.name, table.name, names)] = sql
+    """The UPDATE text for these columns by ``key``, written once per dialect, table and
+    column list."""
+    key = (connection.dialect.name, table.name, names)
+    sql = _UPDATES.get(key)
+    if sql is None:
+        quote = connection.dialect.identifier_preparer.quote
+        marks = _marks(connection, table, names)
+        sets = ", ".join(f"{quote(name)} = {mark}" for name, mark in zip(names, marks, strict=True))
+        _marks(connection, table, ("key",))  # the table has a key column
+        # Its own name: "key" may be among the columns set, too.
+        where = "?" if connection.dialect.paramstyle == "qmark" else "%(netpay_key)s"
+        sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('key')} = {where}"  # noqa: S608
+        _UPDATES[key] = sql
     return sql
 
 
