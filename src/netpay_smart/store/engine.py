@@ -84,6 +84,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_writer_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    # A savepoint keeps the pages it changes in a statement journal, which SQLite moves to a
+    # temporary file once it passes 64 KiB. Processing a chunk of results does, so every chunk
+    # created, wrote and deleted a file. Kept in memory instead (saturation, 16 connections,
+    # three alternating runs each): 49-55 -> 36-38 µs of system time per acknowledgement and
+    # 4,680-5,140 -> 5,400-5,480 acknowledgements a second. Every write transaction is bounded
+    # (processing at most 500 deliveries, purging 500 bodies), so is this memory. Readers keep
+    # the default: a large export's sort belongs in a file.
+    dbapi_connection.execute("PRAGMA temp_store=MEMORY")
+
+
 def _begin(sql: str, connection: Connection) -> None:
     # On the driver: through exec_driver_sql the statement cost about 40 µs of SQLAlchemy,
     # and every acknowledgement's transaction begins here.
@@ -104,8 +116,11 @@ def open_engines(url: str) -> Engines:
             url, poolclass=NullPool if database == ":memory:" else None, hide_parameters=True
         )
         read = create_engine(url, hide_parameters=True)
-        for engine, begin in ((write, "BEGIN IMMEDIATE"), (read, "BEGIN")):
-            event.listen(engine, "connect", _sqlite_pragmas)
+        for engine, begin, pragmas in (
+            (write, "BEGIN IMMEDIATE", _sqlite_writer_pragmas),
+            (read, "BEGIN", _sqlite_pragmas),
+        ):
+            event.listen(engine, "connect", pragmas)
             event.listen(engine, "begin", functools.partial(_begin, begin))
         return Engines(url, write, read)
     # The writer's connection, one per processor thread (writer.PROCESSORS) and the API's
