@@ -209,9 +209,10 @@ def _temporary_files() -> set[str]:
 
 def test_sqlite_processing_writes_no_temporary_file(store: Store) -> None:
     """SQLite: a processing transaction keeps its savepoint's journal in memory on the
-    writer's connections. Forty results processed at once change about 160 KiB of pages
-    stored before, past the 64 KiB after which SQLite would create, write and delete a
-    temporary file; readers keep SQLite's default (an export's sort can be large)."""
+    writer's connections. Forty results processed at once rewrite forty stored rows, each
+    holding its body: well past the 64 KiB after which SQLite would create, write and delete
+    a temporary file (this test fails without the setting). Readers keep SQLite's default
+    (an export's sort can be large)."""
     if store.dialect != "sqlite":
         pytest.skip("the temporary files are SQLite's")
     if not Path("/proc/self/fd").is_dir():
