@@ -3,7 +3,8 @@
 For each target, in one run: start it (pinned to CPU 0), warm up 2 s, then 10 s at 16
 keep-alive connections (wrk when installed, else the built-in generator, pinned to CPU 1).
 Reported: acks/s (answers ``200`` with the exact ack body), p50/p99, everything else, and the
-ratio to the raw ASGI no-op of the same run. After each receiver run, ``/metrics`` must show
+ratio to the raw ASGI no-op of the same run, and the server process's CPU and bytes written
+per acknowledgement (steadier than acks/s on a noisy host). After each receiver run, ``/metrics`` must show
 every acknowledged delivery stored and processed (``netpay_deliveries_total`` equal to the
 ``200`` count), and the database is counted once the receiver has stopped.
 
@@ -118,10 +119,21 @@ def measure(server: servers.Server, cfg: Config) -> dict[str, Any]:
     warm = load.closed_loop(
         server.webhook_url, connections=CONNECTIONS, duration=warm_s, tool=cfg.tool
     )
+    before = server.usage()
     run = load.closed_loop(
         server.webhook_url, connections=CONNECTIONS, duration=main_s, tool=cfg.tool
     )
+    after = server.usage()
     result: dict[str, Any] = {"warmup": warm, "run": run, "alive_after": server.alive()}
+    if before and after and run["ok"]:
+        # Per acknowledgement, during the run only (the backlog processed after it is not
+        # counted): what the server process itself spends. PostgreSQL's backends are apart.
+        result["per_ack"] = {
+            "user_us": (after["user_s"] - before["user_s"]) / run["ok"] * 1e6,
+            "system_us": (after["system_s"] - before["system_s"]) / run["ok"] * 1e6,
+            "write_calls": (after["write_calls"] - before["write_calls"]) / run["ok"],
+            "written_kb": (after["written_bytes"] - before["written_bytes"]) / run["ok"] / 1000,
+        }
     if server.has_metrics and server.alive():
         stored = wait_processed(server)
         acked = warm["ok"] + run["ok"]
@@ -141,7 +153,7 @@ def run(cfg: Config) -> Part:
         "ack",
         f"Acks/s at {CONNECTIONS} connections, 2.2 KB approved sale, unique results",
         ["target", "acks/s", "p50 ms", "p99 ms", "max ms", "non-200", "errors", "× no-op",
-         "all stored", "processed +s"],
+         "all stored", "processed +s", "CPU µs/ack", "KB written/ack"],
     )  # fmt: skip
     results: dict[str, Any] = {}
     for name in TARGETS:
@@ -159,11 +171,14 @@ def run(cfg: Config) -> Part:
         found = results[name]
         if "run" not in found:
             why = found.get("skipped") or "crashed"
-            part.rows.append([name, None, None, None, None, None, None, None, why, None])
+            part.rows.append(
+                [name, None, None, None, None, None, None, None, why, None, None, None]
+            )
             continue
         r = found["run"]
         found["ratio"] = r["acks_per_s"] / noop_rate if noop_rate else None
         stored = found.get("stored")
+        per_ack = found.get("per_ack")
         part.rows.append(
             [
                 name,
@@ -176,6 +191,8 @@ def run(cfg: Config) -> Part:
                 None if found["ratio"] is None else f"{found['ratio']:.2f}",
                 None if stored is None else stored["all_stored"],
                 None if stored is None else stored["catch_up_s"],
+                None if per_ack is None else f"{per_ack['user_us']:.0f}+{per_ack['system_us']:.0f}",
+                None if per_ack is None else per_ack["written_kb"],
             ]
         )
     tool = noop["tool"] if noop else cfg.tool
@@ -192,6 +209,12 @@ def run(cfg: Config) -> Part:
         "all stored: /metrics shows every 200 processed and the deliveries table holds at least "
         "every ack the client got; processed +s: how long after the load stopped the receiver "
         "took to process its backlog (it acknowledges first, processes after)"
+    )
+    part.notes.append(
+        "CPU µs/ack: user+system CPU of the server process during the run, per acknowledgement "
+        "(PostgreSQL's own backends not included); KB written/ack: what the process wrote per "
+        "acknowledgement (/proc/PID/io wchar: files, and sockets written with write(): the "
+        "answers; libpq's send() to PostgreSQL is not counted)"
     )
     _goals(part, results, noop)
     return part

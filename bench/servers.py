@@ -86,6 +86,24 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError(f"no VmRSS for pid {self.pid}")
 
+    def usage(self) -> dict[str, float] | None:
+        """CPU seconds (user, system) and write calls and bytes of the server process so far
+        (``/proc/PID/stat`` and ``/proc/PID/io``, all its threads); None where there is none."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            io = dict(
+                line.split(": ") for line in Path(f"/proc/{self.pid}/io").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        return {
+            "user_s": int(stat[11]) / ticks,
+            "system_s": int(stat[12]) / ticks,
+            "write_calls": float(io["syscw"]),
+            "written_bytes": float(io["wchar"]),
+        }
+
     def metrics(self) -> dict[str, dict[str, float]]:
         """``/metrics`` as {metric: {label value: number}} (one label per metric here)."""
         answer = httpx.get(self.base + "/metrics", timeout=10)
