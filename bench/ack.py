@@ -4,9 +4,10 @@ For each target, in one run: start it (pinned to CPU 0), warm up 2 s, then 10 s 
 keep-alive connections (wrk when installed, else the built-in generator, pinned to CPU 1).
 Reported: acks/s (answers ``200`` with the exact ack body), p50/p99, everything else, and the
 ratio to the raw ASGI no-op of the same run, and the server process's CPU and bytes written
-per acknowledgement (steadier than acks/s on a noisy host). After each receiver run, ``/metrics`` must show
-every acknowledged delivery stored and processed (``netpay_deliveries_total`` equal to the
-``200`` count), and the database is counted once the receiver has stopped.
+per acknowledgement (steadier than acks/s on a noisy host). After each receiver run,
+``/metrics`` must show every acknowledged delivery stored and processed
+(``netpay_deliveries_total`` equal to the ``200`` count), and the database is counted once
+the receiver has stopped.
 
 Goals (issue #6): SQLite ≥ 0.50 × the no-op, p99 ≤ 10 ms, zero non-200; PostgreSQL ≥ 0.30 ×.
 
