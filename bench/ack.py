@@ -128,7 +128,7 @@ def measure(server: servers.Server, cfg: Config) -> dict[str, Any]:
     result: dict[str, Any] = {"warmup": warm, "run": run, "alive_after": server.alive()}
     if before and after and run["ok"]:
         # Per acknowledgement, during the run only (the backlog processed after it is not
-        # counted): what the server process itself spends. PostgreSQL's backends are apart.
+        # counted): what the server process itself spends, not PostgreSQL's own processes.
         result["per_ack"] = {
             "user_us": (after["user_s"] - before["user_s"]) / run["ok"] * 1e6,
             "system_us": (after["system_s"] - before["system_s"]) / run["ok"] * 1e6,
