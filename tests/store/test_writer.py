@@ -298,6 +298,36 @@ def test_a_backlog_read_back_from_the_database_is_processed_once(store: Store) -
     assert len(tx_rows(store)) == 300
 
 
+def test_a_backlog_in_the_database_is_read_back_many_at_a_time(store: Store) -> None:
+    """Past the backlog's limit, one read of the database brings back the next chunks too:
+    400 results processed four at a time take reads of forty (on PostgreSQL, four threads
+    reading at once, some more), not one per chunk (90 at the least; 100-170 measured), and
+    each result is still processed once."""
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "deliveries.body, deliveries.error" in statement and "LIMIT" in statement:
+            reads.append(statement)
+
+    event.listen(store.engines.write, "before_cursor_execute", count)
+    collector = Collector(expected=400)
+    store.writer = Writer(
+        store.engines, on_applied=collector, backlog_max=40, read_ahead=40, process_max=4
+    )
+    store.writer.start()
+    try:
+        _write_many(store, 400)
+        assert collector.done.wait(60)
+    finally:
+        store.stop()
+        event.remove(store.engines.write, "before_cursor_execute", count)
+    processed = [applied.delivery_id for applied in collector.applied]
+    assert len(processed) == len(set(processed)) == 400
+    assert {applied.outcome for applied in collector.applied} == {"new"}
+    assert 1 <= len(reads) < 60
+    assert len(tx_rows(store)) == 400
+
+
 def test_sqlite_acknowledgements_commit_durably_between_processing(store: Store) -> None:
     """SQLite: the writer acknowledges and processes on one connection (one page cache),
     processing with ``synchronous=NORMAL``; every acknowledgement's transaction still runs

@@ -130,6 +130,7 @@ class Writer:
         idle: float = 0.002,
         lone_after: float = 0.005,
         backlog_max: int = 1000,
+        read_ahead: int = 64,
         fairness: int = 8,
         clock: Callable[[], datetime] | None = None,
         spool: Spool | None = None,
@@ -146,6 +147,8 @@ class Writer:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._backlog: list[Work] = []
+        # Read back from the database past the backlog's limit, for the next chunks (see _work).
+        self._ahead: list[Work] = []
         self._connections: dict[str, Connection] = {}
         self._durable = True  # SQLite: the connection's synchronous setting is FULL
         #: PostgreSQL: processing on threads of their own, each with its connection (SQLite
@@ -178,6 +181,7 @@ class Writer:
         self._idle = idle
         self._lone_after = lone_after
         self._backlog_max = backlog_max
+        self._read_ahead = max(1, min(read_ahead, backlog_max))
         self._fairness = fairness
         self._spilled = False
         self._spool = spool
@@ -341,7 +345,11 @@ class Writer:
     def _finish_processing(self) -> None:
         """Stopping: process what is held in memory (at most backlog_max, well under a
         second); what waits in the database or the spool stays there for the next start."""
-        while self._backlog and not self.spooling and self._retry_at <= time.monotonic():
+        while (
+            (self._backlog or self._ahead)
+            and not self.spooling
+            and self._retry_at <= time.monotonic()
+        ):
             self._work()
         self._drop_connection(_work_role())
 
@@ -364,14 +372,14 @@ class Writer:
     def _processing_due(self) -> bool:
         """Whether there is processing to do right now (not while spooling or backing off)."""
         return (
-            bool(self._backlog or self._spilled)
+            bool(self._backlog or self._ahead or self._spilled)
             and not self.spooling
             and self._retry_at <= time.monotonic()
         )
 
     def _background_in(self, quiet_for: float) -> float | None:
         """Seconds until background work is due (0: now), ``None`` when there is none."""
-        processing = not self._separate and (self._backlog or self._spilled)
+        processing = not self._separate and (self._backlog or self._ahead or self._spilled)
         if not (self.spooling or processing):
             return None
         return max(0.0, self._idle - quiet_for, self._retry_at - time.monotonic())
@@ -426,12 +434,21 @@ class Writer:
 
     def _work(self, size: int | None = None) -> None:
         """Process one chunk: from memory while the backlog is small, else from the database
-        (the bodies are there, marked pending), so a long burst costs no memory."""
+        (the bodies are there, marked pending), so a long burst costs no memory.
+
+        One read from the database brings back ``read_ahead`` deliveries, the next chunks'
+        too (held in flight, so other processor threads read past them): under a long burst
+        a read transaction for every chunk of four made processing cost half as much again
+        (on SQLite 250 µs of CPU per delivery, from memory 170).
+        """
         size = size or self._process_max
         with self._state:
-            taken = self._backlog[:size]
-            del self._backlog[:size]
-            self._inflight.update(item[0] for item in taken)
+            taken = self._ahead[:size]  # read before the backlog's: older, already in flight
+            del self._ahead[:size]
+            if not taken:
+                taken = self._backlog[:size]
+                del self._backlog[:size]
+                self._inflight.update(item[0] for item in taken)
             spills = self._spills
             busy = len(self._inflight)
         if taken:
@@ -442,15 +459,20 @@ class Writer:
             connection = self._connection(role, durable=False)
             with connection.begin():
                 # What other processor threads hold is still pending here: read past it.
-                found: list[Work] = list(pending_deliveries(connection, limit=size + busy))
+                found: list[Work] = list(
+                    pending_deliveries(connection, limit=max(size, self._read_ahead) + busy)
+                )
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
             self._drop_connection(role)
             self._retry_at = time.monotonic() + self._retry_every
             return
         with self._state:
-            chunk = [item for item in found if item[0] not in self._inflight][:size]
-            self._inflight.update(item[0] for item in chunk)
+            fresh = [item for item in found if item[0] not in self._inflight]
+            fresh = fresh[: max(size, self._read_ahead)]
+            self._inflight.update(item[0] for item in fresh)
+            chunk = fresh[:size]
+            self._ahead.extend(fresh[size:])
             if not found and self._spills == spills:  # no spill since: nothing is pending
                 self._spilled = False
         if chunk:
