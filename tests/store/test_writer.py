@@ -38,6 +38,7 @@ class Collector:
     def __init__(self, expected: int) -> None:
         self.applied: list[Applied] = []
         self.calls = 0
+        self.sizes: list[int] = []  # how many each call got
         self._expected = expected
         self._lock = threading.Lock()
         self.done = threading.Event()
@@ -45,6 +46,7 @@ class Collector:
     def __call__(self, applied: list[Applied]) -> None:
         with self._lock:
             self.calls += 1
+            self.sizes.append(len(applied))
             self.applied.extend(applied)
             if len(self.applied) >= self._expected:
                 self.done.set()
@@ -254,6 +256,26 @@ def test_processing_keeps_pace_with_a_steady_stream(store: Store) -> None:
         store.stop()
     assert behind <= 8
     assert len(tx_rows(store)) == 400
+
+
+@pytest.mark.parametrize("idle_max", [16, 4])
+def test_a_backlog_is_caught_up_in_larger_chunks_once_nothing_arrives(
+    store: Store, idle_max: int
+) -> None:
+    """SQLite: after a burst, with no body waiting, the writer processes ``idle_max``
+    deliveries a transaction (cheaper per delivery), never more."""
+    if store.dialect != "sqlite":
+        pytest.skip("on PostgreSQL processing has threads of its own, in chunks of 16")
+    collector = Collector(expected=200)
+    store.writer = Writer(store.engines, on_applied=collector, idle_max=idle_max)
+    store.writer.start()
+    try:
+        _write_many(store, 200)
+        assert collector.done.wait(30)
+    finally:
+        store.stop()
+    assert max(collector.sizes) == idle_max
+    assert sum(collector.sizes) == 200
 
 
 def test_a_result_that_comes_alone_is_processed_at_once(store: Store) -> None:

@@ -7,7 +7,8 @@ Under load, batches grow and throughput follows; when idle, a lone body is commi
 
 Processing (normalising, deduplicating, matching pushes) comes second, in small chunks
 between batches: each time ``process_max`` deliveries have been acknowledged the thread
-processes a chunk of that many, and more whenever no body is waiting. At a steady rate
+processes a chunk of that many, and chunks of ``idle_max`` whenever no body has come for
+``idle`` seconds (a body arriving meanwhile waits for that chunk). At a steady rate
 processing keeps up, so a POS waiting for a result is not kept waiting longer and longer; a
 body arriving meanwhile waits for one small chunk at most. A body that comes alone (none in
 the ``lone_after`` seconds before it, the usual case at a shop's pace) is processed right
@@ -128,6 +129,7 @@ class Writer:
         batch_max: int = 256,
         process_max: int | None = None,
         idle: float = 0.002,
+        idle_max: int = 16,
         lone_after: float = 0.005,
         backlog_max: int = 1000,
         read_ahead: int = 64,
@@ -179,6 +181,11 @@ class Writer:
         self._at_work = 0  # processor threads processing now
         self._spills = 0
         self._idle = idle
+        # Catching up after a burst, larger chunks cost less per delivery: on SQLite 160-175
+        # µs of CPU instead of about 205, 4,700-5,300 deliveries a second instead of 4,100.
+        # A body arriving meanwhile waits for the chunk (at 200/s while catching up: median
+        # ack 2.6-2.7 ms instead of 2.1; the p99 was 8-30 ms either way).
+        self._idle_max = idle_max
         self._lone_after = lone_after
         self._backlog_max = backlog_max
         self._read_ahead = max(1, min(read_ahead, backlog_max))
@@ -297,7 +304,7 @@ class Writer:
                 else:
                     first = self._queue.get(timeout=wait)
             except queue.Empty:
-                self._background()
+                self._background(self._idle_max)
                 batches_since_background = owed = 0
                 continue
             if batches_since_background >= self._fairness:
@@ -384,12 +391,12 @@ class Writer:
             return None
         return max(0.0, self._idle - quiet_for, self._retry_at - time.monotonic())
 
-    def _background(self) -> None:
+    def _background(self, size: int | None = None) -> None:
         if self.spooling:
             if not self._drain():
                 self._retry_at = time.monotonic() + self._retry_every
         elif not self._separate:  # on PostgreSQL the processor threads do this
-            self._work()
+            self._work(size)
 
     def _drain(self) -> bool:
         """Move the oldest spooled bodies into the database; ``False`` if it cannot now."""
