@@ -173,6 +173,20 @@ def _write_many(store: Store, count: int, first: int = 0) -> list[int]:
     return asyncio.run(write_all())
 
 
+def _through_writer(store: Store, count: int, **settings: Any) -> Collector:
+    """``count`` results written at once through a writer made with ``settings``, then
+    processed; returns what ``on_applied`` got."""
+    collector = Collector(expected=count)
+    store.writer = Writer(store.engines, on_applied=collector, **settings)
+    store.writer.start()
+    try:
+        _write_many(store, count)
+        assert collector.done.wait(60)
+    finally:
+        store.stop()
+    return collector
+
+
 def test_sqlite_copies_its_wal_back_little_and_often(store: Store) -> None:
     """SQLite: the commit that takes the WAL past CHECKPOINT_PAGES copies it back, so while
     1,500 results are acknowledged and processed the WAL file never grows much beyond that
@@ -266,14 +280,7 @@ def test_a_backlog_is_caught_up_in_larger_chunks_once_nothing_arrives(
     deliveries a transaction (cheaper per delivery), never more."""
     if store.dialect != "sqlite":
         pytest.skip("on PostgreSQL processing has threads of its own, in chunks of 16")
-    collector = Collector(expected=200)
-    store.writer = Writer(store.engines, on_applied=collector, idle_max=idle_max)
-    store.writer.start()
-    try:
-        _write_many(store, 200)
-        assert collector.done.wait(30)
-    finally:
-        store.stop()
+    collector = _through_writer(store, 200, idle_max=idle_max)
     assert max(collector.sizes) == idle_max
     assert sum(collector.sizes) == 200
 
@@ -304,14 +311,7 @@ def test_a_result_that_comes_alone_is_processed_at_once(store: Store) -> None:
 def test_a_backlog_read_back_from_the_database_is_processed_once(store: Store) -> None:
     """More results than the writer holds in memory: the rest is read back from the database
     (on PostgreSQL by four processor threads at once), and each is processed exactly once."""
-    collector = Collector(expected=300)
-    store.writer = Writer(store.engines, on_applied=collector, backlog_max=10)
-    store.writer.start()
-    try:
-        _write_many(store, 300)
-        assert collector.done.wait(60)
-    finally:
-        store.stop()
+    collector = _through_writer(store, 300, backlog_max=10)
     outcomes = sorted(applied.delivery_id for applied in collector.applied)
     assert outcomes == sorted(set(outcomes)) and len(outcomes) == 300
     assert {applied.outcome for applied in collector.applied} == {"new"}
@@ -332,16 +332,9 @@ def test_a_backlog_in_the_database_is_read_back_many_at_a_time(store: Store) -> 
             reads.append(statement)
 
     event.listen(store.engines.write, "before_cursor_execute", count)
-    collector = Collector(expected=400)
-    store.writer = Writer(
-        store.engines, on_applied=collector, backlog_max=40, read_ahead=40, process_max=4
-    )
-    store.writer.start()
     try:
-        _write_many(store, 400)
-        assert collector.done.wait(60)
+        collector = _through_writer(store, 400, backlog_max=40, read_ahead=40, process_max=4)
     finally:
-        store.stop()
         event.remove(store.engines.write, "before_cursor_execute", count)
     processed = [applied.delivery_id for applied in collector.applied]
     assert len(processed) == len(set(processed)) == 400
