@@ -7,10 +7,11 @@ Under load, batches grow and throughput follows; when idle, a lone body is commi
 
 Processing (normalising, deduplicating, matching pushes) comes second, in small chunks
 between batches: each time ``process_max`` deliveries have been acknowledged the thread
-processes a chunk of that many, and chunks of ``idle_max`` whenever no body has come for
-``idle`` seconds (a body arriving meanwhile waits for that chunk). At a steady rate
-processing keeps up, so a POS waiting for a result is not kept waiting longer and longer; a
-body arriving meanwhile waits for one small chunk at most. A body that comes alone (none in
+processes a chunk of that many. At a steady rate processing keeps up, so a POS waiting for
+a result is not kept waiting longer and longer; a body arriving meanwhile waits for one small
+chunk at most. Whenever no body has come for ``idle`` seconds, what is left (after a burst)
+goes in larger chunks of ``idle_max``, cheaper per delivery; a body arriving then waits for
+one of those. A body that comes alone (none in
 the ``lone_after`` seconds before it, the usual case at a shop's pace) is processed right
 after its acknowledgement rather than after ``idle`` seconds of quiet. Under a saturating
 burst the two share the CPU (processing a delivery costs more than acknowledging it). A
