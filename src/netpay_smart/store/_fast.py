@@ -168,7 +168,8 @@ def _update_sql(connection: Connection, table: Table, names: tuple[str, ...]) ->
         quote = connection.dialect.identifier_preparer.quote
         marks = _marks(connection, table, names)
         sets = ", ".join(f"{quote(name)} = {mark}" for name, mark in zip(names, marks, strict=True))
-        _marks(connection, table, ("key",))  # the table has a key column
+        if "key" not in table.c:
+            raise KeyError(f"not columns of {table.name}: ['key']")
         # Its own name: "key" may be among the columns set, too.
         where = "?" if connection.dialect.paramstyle == "qmark" else "%(netpay_key)s"
         sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('key')} = {where}"  # noqa: S608

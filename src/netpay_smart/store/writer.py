@@ -354,7 +354,7 @@ class Writer:
         """Stopping: process what is held in memory (at most backlog_max, well under a
         second); what waits in the database or the spool stays there for the next start."""
         while (
-            (self._backlog or self._ahead)
+            (self._backlog or self._ahead)  # held in memory: not what waits in the database
             and not self.spooling
             and self._retry_at <= time.monotonic()
         ):
@@ -379,15 +379,15 @@ class Writer:
 
     def _processing_due(self) -> bool:
         """Whether there is processing to do right now (not while spooling or backing off)."""
-        return (
-            bool(self._backlog or self._ahead or self._spilled)
-            and not self.spooling
-            and self._retry_at <= time.monotonic()
-        )
+        return self._unprocessed() and not self.spooling and self._retry_at <= time.monotonic()
+
+    def _unprocessed(self) -> bool:
+        """Whether deliveries wait to be processed: held in memory, or in the database."""
+        return bool(self._backlog or self._ahead or self._spilled)
 
     def _background_in(self, quiet_for: float) -> float | None:
         """Seconds until background work is due (0: now), ``None`` when there is none."""
-        processing = not self._separate and (self._backlog or self._ahead or self._spilled)
+        processing = not self._separate and self._unprocessed()
         if not (self.spooling or processing):
             return None
         return max(0.0, self._idle - quiet_for, self._retry_at - time.monotonic())
@@ -450,6 +450,7 @@ class Writer:
         (on SQLite 250 µs of CPU per delivery, from memory 170).
         """
         size = size or self._process_max
+        wanted = max(size, self._read_ahead)  # from the database: this chunk and the next ones
         with self._state:
             taken = self._ahead[:size]  # read before the backlog's: older, already in flight
             del self._ahead[:size]
@@ -467,17 +468,14 @@ class Writer:
             connection = self._connection(role, durable=False)
             with connection.begin():
                 # What other processor threads hold is still pending here: read past it.
-                found: list[Work] = list(
-                    pending_deliveries(connection, limit=max(size, self._read_ahead) + busy)
-                )
+                found: list[Work] = list(pending_deliveries(connection, limit=wanted + busy))
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
             self._drop_connection(role)
             self._retry_at = time.monotonic() + self._retry_every
             return
         with self._state:
-            fresh = [item for item in found if item[0] not in self._inflight]
-            fresh = fresh[: max(size, self._read_ahead)]
+            fresh = [item for item in found if item[0] not in self._inflight][:wanted]
             self._inflight.update(item[0] for item in fresh)
             chunk = fresh[:size]
             self._ahead.extend(fresh[size:])
