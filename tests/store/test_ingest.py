@@ -5,12 +5,16 @@ Every test runs on SQLite and on PostgreSQL (the ``store`` fixture).
 
 from __future__ import annotations
 
+import itertools
 import json
+import tempfile
 import threading
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from netpay_smart._personal import hide
 from netpay_smart.store import Store, TransactionFilter
@@ -736,3 +740,159 @@ def test_two_chunks_crossing_the_same_orders_do_not_deadlock(store: Store) -> No
         chunks = [list(zip(ids[:4], sales, strict=True)), list(zip(ids[4:], cancels, strict=True))]
         assert _process_chunks_at_once(store, chunks) == ["new"] * 8
     assert [(row.status, row.cancelled) for row in _sales(store)] == [("cancelled", True)] * 20
+
+
+# -- chunks: what a chunk reads at once, what it writes without waiting ------------------------
+
+
+def _reading_what_came_before(prefix: str) -> list[bytes]:
+    """Bodies each of which reads what an earlier one wrote, were they processed together."""
+    a, b = sale(f"{prefix}-a"), sale(f"{prefix}-b")
+    return [
+        encode(body)
+        for body in (
+            a,
+            a,  # a re-delivery right behind its original
+            reprint_of(a),  # a reprint of the sale just stored
+            cancellation_of(a),  # its cancellation, on the sale just reprinted
+            sale(f"{prefix}-a", "250.0"),  # another body under the same orderId
+            cancellation_of(b),  # a cancellation ahead of its sale
+            b,
+            reprint_of(b),
+            reprint_of(b),  # the same reprint twice
+        )
+    ]
+
+
+def _rows_by_order(store: Store, prefix: str) -> dict[tuple[str, str], tuple[Any, ...]]:
+    return {
+        (row.kind, row.order_id.removeprefix(prefix)): (
+            row.status,
+            bool(row.cancelled),
+            row.reprint_count,
+            row.delivery_count,
+            row.conflict_count,
+            row.amount_cents,
+            row.source,
+        )
+        for row in tx_rows(store)
+        if row.order_id.startswith(prefix)
+    }
+
+
+def test_a_chunk_ends_as_its_deliveries_processed_one_at_a_time(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chunk reads what its deliveries need all at once, before it writes: one whose look
+    an earlier one in the same chunk changed (its re-delivery, the sale its cancellation
+    marks) reads again. Outcomes and transactions equal those of the same bodies processed
+    one transaction each, and the chunk needs no second, one-by-one pass."""
+    chunked, each = _reading_what_came_before("one"), _reading_what_came_before("each")
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in chunked])
+    caplog.set_level("WARNING", logger="netpay_smart.store")
+    with store.engines.write.begin() as conn:
+        together = process_many(
+            conn, [(i, b, None, None) for i, b in zip(ids, chunked, strict=True)], now=NOW
+        )
+    alone = [deliver(store, body) for body in each]
+
+    a_outcomes = ["new", "duplicate", "reprint", "new", "conflict"]
+    expected = [*a_outcomes, "new", "new", "reprint", "duplicate"]
+    assert [a.outcome for a in together] == expected
+    assert [a.outcome for a in alone] == expected
+    assert _rows_by_order(store, "one") == _rows_by_order(store, "each")
+    assert _rows_by_order(store, "one")[("sale", "-a")][:5] == ("cancelled", True, 1, 4, 1)
+    assert _rows_by_order(store, "one")[("sale", "-b")][:4] == ("cancelled", True, 1, 3)
+    assert "one by one" not in caplog.text
+
+
+def _round_trips(trace: bytes) -> int:
+    """Times the client waited for PostgreSQL in a libpq trace: a message from the server
+    (``B``) right after one from the client (``F``)."""
+    directions = [line[:1] for line in trace.splitlines() if line[:1] in (b"F", b"B")]
+    return sum(1 for a, b in itertools.pairwise(directions) if (a, b) == (b"F", b"B"))
+
+
+def test_a_chunk_of_new_sales_waits_for_postgresql_a_few_times_not_per_sale(
+    store: Store,
+) -> None:
+    """PostgreSQL: sixteen new sales in one chunk, and the client waits for the server a
+    handful of times (the claim, the locks, the look of the whole chunk, the writes at the
+    end), not two or three times per sale: the writes go out without waiting for each
+    answer. Counted in libpq's own trace of the connection."""
+    if store.dialect != "postgresql":
+        pytest.skip("round trips are PostgreSQL's; SQLite is in the process")
+    from psycopg import pq
+
+    bodies = [encode(sale(f"rt-{n}")) for n in range(16)]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+    with tempfile.TemporaryFile() as trace, store.engines.write.connect() as conn:
+        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        with conn.begin():
+            applied = process_many(
+                conn, [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)], now=NOW
+            )
+        pgconn.untrace()
+        trace.seek(0)
+        waits = _round_trips(trace.read())
+
+    assert [a.outcome for a in applied] == ["new"] * 16
+    assert len(tx_rows(store)) == 16
+    assert 3 <= waits <= 12, waits  # one look and one write per sale would be 32 and more
+
+
+def test_two_replicas_recovering_one_sale_from_reprints_by_folio_count_both(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: two replicas each process a reprint by folio of a sale neither has seen,
+    the second while the first has not committed. The second chunk's insert meets the
+    first's row (no lock keeps them apart: there is no orderId), fails, and the chunk runs
+    again one delivery at a time: one sale recovered from the reprints, counted twice."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    bodies = [
+        encode(reprint_of(real_sale(folioNumber="F-race"), orderId="", message=message))
+        for message in ("Transaccion Valida", "Transacción Válida")
+    ]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+    caplog.set_level("WARNING", logger="netpay_smart.store")
+    second: list[Any] = []
+
+    def replica_b() -> None:
+        with store.engines.write.begin() as conn:
+            second.extend(process_many(conn, [(ids[1], bodies[1], None, None)], now=NOW))
+
+    with store.engines.write.connect() as conn_a:
+        with conn_a.begin():
+            [first] = process_many(conn_a, [(ids[0], bodies[0], None, None)], now=NOW)
+            thread = threading.Thread(target=replica_b)
+            thread.start()
+            _wait_for_a_lock_wait(store)
+        thread.join(15)
+
+    assert first.outcome == "reprint"
+    assert [a.outcome for a in second] == ["reprint"]
+    assert "processing one by one" in caplog.text  # the second chunk's insert met the row
+    [row] = tx_rows(store)
+    assert (row.folio_number, row.source, row.reprint_count, row.delivery_count) == (
+        "F-race", "reprint", 2, 2,
+    )  # fmt: skip
+
+
+def _wait_for_a_lock_wait(store: Store, timeout: float = 10) -> None:
+    """Until a backend of this database waits for a lock another transaction holds."""
+    deadline = time.monotonic() + timeout
+    query = sql(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with store.engines.read.connect() as conn:
+        while conn.execute(query).scalar_one() == 0:
+            assert time.monotonic() < deadline, "nobody waited for the lock"
+            time.sleep(0.01)
+            conn.rollback()

@@ -49,7 +49,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import PayloadError
 from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
-from ._fast import Prebuilt, driver_cursor, insert_row, savepoint, update_row
+from ._fast import Prebuilt, driver_cursor, insert_row, pipeline, savepoint, update_row
 from .schema import deliveries, pushes, transactions
 
 __all__ = [
@@ -72,6 +72,9 @@ log = logging.getLogger("netpay_smart.store")
 MATCH_WINDOW = timedelta(minutes=15)
 
 _OPEN_STATES = ("registered", "sent", "expired")
+
+#: The outcomes of a delivery whose body counts as seen: the same body again is a re-delivery.
+_SEEN_OUTCOMES = ("new", "reprint", "duplicate", "conflict")
 
 
 @dataclass(slots=True)
@@ -374,7 +377,7 @@ _earlier = (
     .where(
         deliveries.c.content_hash == bindparam("h"),
         deliveries.c.id != bindparam("d"),
-        deliveries.c.outcome.in_(("new", "reprint", "duplicate", "conflict")),
+        deliveries.c.outcome.in_(_SEEN_OUTCOMES),
     )
     .limit(1)
     .subquery("earlier")
@@ -405,8 +408,12 @@ class _Look(NamedTuple):
 def _look(
     connection: Connection, *, digest: str, delivery_id: int, key: str, cancellation: str | None
 ) -> _Look:
-    row = _LOOK(connection, {"h": digest, "d": delivery_id, "k": key, "ck": cancellation})
-    earlier, earlier_key, approved, *existing = row.fetchone()
+    params = {"h": digest, "d": delivery_id, "k": key, "ck": cancellation}
+    return _as_look(_LOOK(connection, params).fetchone())
+
+
+def _as_look(row: Any) -> _Look:
+    earlier, earlier_key, approved, *existing = row
     return _Look(
         earlier is not None,
         earlier_key,
@@ -415,12 +422,16 @@ def _look(
     )
 
 
-def _insert_tx(connection: Connection, values: dict[str, Any]) -> bool:
+def _insert_tx(connection: Connection, values: dict[str, Any], *, pipelined: bool) -> bool:
     """Insert unless another writer (another replica) just did: returns False then.
 
     ON CONFLICT DO NOTHING: a row another replica inserted a moment ago is not an error, and
-    no savepoint is needed around the insert.
+    no savepoint is needed around the insert. In a pipelined chunk the answer is not read
+    (see :class:`_Chunk`): a plain INSERT, which fails the chunk instead.
     """
+    if pipelined:
+        insert_row(connection, transactions, values, "")
+        return True
     suffix = 'ON CONFLICT ("key") DO NOTHING'
     return bool(insert_row(connection, transactions, values, suffix).rowcount)
 
@@ -471,6 +482,7 @@ def _apply_result(
     delivery_id: int,
     digest: str,
     now: datetime,
+    pipelined: bool,
 ) -> tuple[str, str]:
     """A sale or cancellation stored under ``key``: returns (outcome, transaction key)."""
     kind = normalised.kind
@@ -503,7 +515,7 @@ def _apply_result(
             "updated_at": now,
         }
         row.update(values)
-        if _insert_tx(connection, row):
+        if _insert_tx(connection, row, pipelined=pipelined):
             if kind is Kind.CANCELLATION and normalised.approved and result.order_id:
                 _mark_sale_cancelled(connection, result.order_id, now)
             return "new", key
@@ -530,21 +542,36 @@ def _apply_result(
     return "conflict", key
 
 
-def _reprint_key(connection: Connection, normalised: Normalised, digest: str) -> str:
-    """The sale a reprint is about: by orderId, else by folio on the same terminal."""
-    result = normalised.result
+def _keys(normalised: Normalised, digest: str) -> tuple[str | None, str | None]:
+    """The key a result is stored under, and the key of the cancellation it must look for.
+
+    A reprint is about its sale: by orderId, else by folio on the same terminal; the key is
+    ``None`` then, as finding that sale takes the database (:func:`_key_by_folio`).
+    """
+    kind, result = normalised.kind, normalised.result
+    cancellation = (
+        _key(str(Kind.CANCELLATION), result.order_id)
+        if result.order_id and kind is not Kind.CANCELLATION
+        else None
+    )
+    if kind is not Kind.REPRINT:
+        return _tx_key(kind, normalised, digest), cancellation
     if result.order_id:
-        return _key(str(Kind.SALE), result.order_id)
+        return _key(str(Kind.SALE), result.order_id), cancellation
     if result.folio_number:
-        row = _SALE_BY_FOLIO(
-            connection, {"f": result.folio_number, "t": result.terminal_id}
-        ).fetchone()
-        return (
-            row[0]
-            if row
-            else _key(str(Kind.SALE), "folio", result.terminal_id or "-", result.folio_number)
-        )
-    return _key(str(Kind.SALE), "h", digest[:40])
+        return None, cancellation
+    return _key(str(Kind.SALE), "h", digest[:40]), cancellation
+
+
+def _key_by_folio(connection: Connection, normalised: Normalised) -> str:
+    """The sale a reprint without an orderId is about: by folio on the same terminal."""
+    result = normalised.result
+    row = _SALE_BY_FOLIO(connection, {"f": result.folio_number, "t": result.terminal_id}).fetchone()
+    return (
+        row[0]
+        if row
+        else _key(str(Kind.SALE), "folio", result.terminal_id or "-", result.folio_number or "-")
+    )
 
 
 def _apply_reprint(
@@ -556,6 +583,7 @@ def _apply_reprint(
     delivery_id: int,
     digest: str,
     now: datetime,
+    pipelined: bool,
 ) -> tuple[str, str]:
     """A reprint of the sale ``key``: count it on its sale and take the state it reports."""
     result = normalised.result
@@ -578,7 +606,7 @@ def _apply_reprint(
             received_at=now,
             updated_at=now,
         )
-        if _insert_tx(connection, row):
+        if _insert_tx(connection, row, pipelined=pipelined):
             return "reprint", key
         existing = _select_tx(connection, key)
         assert existing is not None
@@ -770,14 +798,16 @@ _ANY_OPEN_PUSH = "EXISTS (SELECT 1 FROM pushes WHERE state IN ({}))".format(  # 
 
 
 def _claim(connection: Connection, ids: list[int]) -> tuple[set[int], bool]:
-    """Mark pending deliveries ``processing``; returns those this transaction claimed, and
+    """Lock the deliveries still pending; returns those this transaction claimed, and
     whether any push was open then.
 
     Claiming first makes processing safe when two processes could both see a delivery pending
     (replicas on PostgreSQL, a restart recovering): the second waits for the first's row lock,
-    then finds it processed (the update returns the rows it changed). ``processing`` is never
-    committed: the same transaction records the outcome. On SQLite the write lock taken at
-    BEGIN does the same, and the pending ones are only read.
+    then finds it processed (``FOR UPDATE`` checks the condition again on the row the first
+    committed). A row lock, not an update to a transient ``processing``: that wrote a version
+    of each row, and of each of its index entries, that the same transaction replaced again
+    (about 8 µs of PostgreSQL's CPU per delivery, and as much for vacuum to clean). On SQLite
+    the write lock taken at BEGIN does the same, and the pending ones are only read.
 
     Whether a push is open only spares matching when none is; a push that a result in this
     chunk answers was registered before the result was sent, so before the chunk began.
@@ -799,8 +829,8 @@ def _claim(connection: Connection, ids: list[int]) -> tuple[set[int], bool]:
         claim = f"SELECT id, {_ANY_OPEN_PUSH} FROM deliveries WHERE outcome = 'pending' AND {among}"  # noqa: S608
     else:
         claim = (
-            f"UPDATE deliveries SET outcome = 'processing' WHERE outcome = 'pending' AND {among} "  # noqa: S608
-            f"RETURNING id, {_ANY_OPEN_PUSH}, set_config('synchronous_commit', 'off', true)"
+            f"SELECT id, {_ANY_OPEN_PUSH}, set_config('synchronous_commit', 'off', true) "  # noqa: S608
+            f"FROM deliveries WHERE outcome = 'pending' AND {among} FOR UPDATE"
         )
     rows = cursor.execute(claim, ids).fetchall()
     return {row[0] for row in rows}, any(row[1] for row in rows)
@@ -831,7 +861,53 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
     driver_cursor(connection).execute(f"SELECT {locks}", [value for _, value in ordered])
 
 
-def _apply(connection: Connection, read: _Read, *, now: datetime, pushes_open: bool) -> Applied:
+@dataclass(slots=True)
+class _Chunk:
+    """Deliveries processed together, in order, and what processing knows of them.
+
+    ``looks`` were read for the whole chunk at once (:func:`_prefetch`, on PostgreSQL), before
+    any of it was written: one round trip, not one per delivery. A look stays true of its
+    delivery as long
+    as nothing earlier in the chunk wrote what it read; ``touched`` holds the transaction keys
+    and content hashes written so far, and a delivery that reads one of them looks again in
+    its turn (a re-delivery right behind its original, a cancellation behind its sale).
+
+    ``pipelined`` (PostgreSQL): statements whose answer is not read go out without waiting
+    for it (see :func:`~._fast.pipeline`), so a chunk's writes cost one round trip, not one
+    each. A transaction is then inserted without asking whether it was there already (that
+    answer would be a wait): the look said it was not, and the chunk's locks keep other
+    writers away from its keys, but for one case (two replicas each recovering a sale from a
+    reprint by folio) an insert can still collide. It then fails the chunk, which runs again
+    one delivery at a time, each insert asking.
+    """
+
+    looks: dict[int, _Look] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    pipelined: bool = False
+
+
+def _prefetch(connection: Connection, reads: list[_Read]) -> dict[int, _Look]:
+    """PostgreSQL: the looks of a whole chunk (see :func:`_look`), by delivery id, sent
+    together and answered in one round trip. A reprint by folio is left out: its key takes the
+    database to find. On SQLite a look is a call into the library, not a wait: none here."""
+    if connection.dialect.name != "postgresql":
+        return {}
+    wanted: list[tuple[int, dict[str, Any]]] = []
+    for read in reads:
+        if read.normalised is None or read.digest is None or read.applied.outcome != "pending":
+            continue
+        key, cancellation = _keys(read.normalised, read.digest)
+        if key is not None:
+            delivery_id = read.applied.delivery_id
+            params = {"h": read.digest, "d": delivery_id, "k": key, "ck": cancellation}
+            wanted.append((delivery_id, params))
+    rows = _LOOK.many(connection, [params for _, params in wanted])
+    return {delivery_id: _as_look(row) for (delivery_id, _), row in zip(wanted, rows, strict=True)}
+
+
+def _apply(
+    connection: Connection, read: _Read, *, now: datetime, pushes_open: bool, chunk: _Chunk
+) -> Applied:
     """Apply one claimed delivery (inside the caller's savepoint)."""
     applied = replace(read.applied)
     columns: dict[str, Any] = {"content_hash": read.digest, "problems": read.problems}
@@ -839,25 +915,26 @@ def _apply(connection: Connection, read: _Read, *, now: datetime, pushes_open: b
     if normalised is None or digest is None or applied.outcome != "pending":
         return _finish(connection, applied, now, error=read.error, **columns)
     kind, result = normalised.kind, normalised.result
-    if kind is Kind.REPRINT:
-        key = _reprint_key(connection, normalised, digest)
-    else:
-        key = _tx_key(kind, normalised, digest)
-    look = _look(
-        connection,
-        digest=digest,
-        delivery_id=applied.delivery_id,
-        key=key,
-        cancellation=(
-            _key(str(Kind.CANCELLATION), result.order_id)
-            if result.order_id and kind is not Kind.CANCELLATION
-            else None
-        ),
-    )
+    key, cancellation = _keys(normalised, digest)
+    if key is None:
+        key = _key_by_folio(connection, normalised)
+    look = chunk.looks.get(applied.delivery_id)
+    if look is None or not chunk.touched.isdisjoint((key, digest, cancellation)):
+        look = _look(
+            connection,
+            digest=digest,
+            delivery_id=applied.delivery_id,
+            key=key,
+            cancellation=cancellation,
+        )
+    chunk.touched.add(digest)
+    if kind is Kind.CANCELLATION and result.order_id:
+        chunk.touched.add(_key(str(Kind.SALE), result.order_id))  # it may mark the sale cancelled
     if look.earlier:
         applied.outcome = "duplicate"
         applied.transaction_key = look.earlier_key
         if look.earlier_key:
+            chunk.touched.add(look.earlier_key)
             _bump(connection, look.earlier_key, "delivery_count")
         return _finish(connection, applied, now, **columns)
     apply = _apply_reprint if kind is Kind.REPRINT else _apply_result
@@ -869,7 +946,9 @@ def _apply(connection: Connection, read: _Read, *, now: datetime, pushes_open: b
         delivery_id=applied.delivery_id,
         digest=digest,
         now=now,
+        pipelined=chunk.pipelined,
     )
+    chunk.touched.add(applied.transaction_key)
     if applied.outcome != "conflict":
         applied.push_ids = _complete_pushes(
             connection,
@@ -930,9 +1009,16 @@ def process_many(
         return []
     if connection.dialect.name == "postgresql":
         _lock(connection, reads)
+    pipelined = connection.dialect.name == "postgresql" and batches_commit_whole()
     try:
-        with savepoint(connection, "netpay_batch"):
-            return [_apply(connection, read, now=now, pushes_open=pushes_open) for read in reads]
+        # The pipeline ends (every answer in, any error raised) before the savepoint is
+        # released: a failure anywhere in the chunk rolls all of it back.
+        with savepoint(connection, "netpay_batch"), pipeline(connection, pipelined):
+            chunk = _Chunk(_prefetch(connection, reads), pipelined=pipelined)
+            return [
+                _apply(connection, read, now=now, pushes_open=pushes_open, chunk=chunk)
+                for read in reads
+            ]
     except Exception as exc:
         if _transient(exc):
             raise
@@ -941,7 +1027,9 @@ def process_many(
     for read in reads:
         try:
             with savepoint(connection, "netpay_one"):
-                applied.append(_apply(connection, read, now=now, pushes_open=pushes_open))
+                # Each delivery reads afresh, and asks whether each insert found its row free.
+                one = _apply(connection, read, now=now, pushes_open=pushes_open, chunk=_Chunk())
+                applied.append(one)
         except Exception as exc:  # a bug in processing must never lose the delivery
             if _transient(exc):
                 raise
