@@ -867,10 +867,10 @@ class _Chunk:
 
     ``looks`` were read for the whole chunk at once (:func:`_prefetch`, on PostgreSQL), before
     any of it was written: one round trip, not one per delivery. A look stays true of its
-    delivery as long
-    as nothing earlier in the chunk wrote what it read; ``touched`` holds the transaction keys
-    and content hashes written so far, and a delivery that reads one of them looks again in
-    its turn (a re-delivery right behind its original, a cancellation behind its sale).
+    delivery as long as nothing earlier in the chunk wrote what it read; ``touched`` holds
+    the transaction keys and content hashes written so far, and a delivery that reads one of
+    them looks again in its turn (a re-delivery right behind its original, a cancellation
+    behind its sale).
 
     ``pipelined`` (PostgreSQL): statements whose answer is not read go out without waiting
     for it (see :func:`~._fast.pipeline`), so a chunk's writes cost one round trip, not one
