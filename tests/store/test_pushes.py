@@ -11,8 +11,9 @@ import pytest
 from netpay_smart import wire
 from netpay_smart.errors import TerminalBusyError
 from netpay_smart.store import PushRequest, Store
+from netpay_smart.store.ingest import Incoming, insert_deliveries, process_many
 
-from .helpers import NOW, TERMINAL, deliver, real_sale, reprint_of, sale, tx_rows
+from .helpers import NOW, TERMINAL, deliver, encode, real_sale, reprint_of, sale, tx_rows
 
 ORDER = "240305131447-1494113052"
 
@@ -337,3 +338,33 @@ def test_conflicting_result_completes_no_push(store: Store) -> None:
 def test_unknown_push_is_none(store: Store) -> None:
     """get_push of an id never registered is None."""
     assert store.get_push("nope", now=NOW) is None
+
+
+def test_a_chunk_of_results_completes_each_push_it_answers(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three results processed in one chunk, each answering its own push: every push ends
+    completed with its result, and the chunk needs no second, one-by-one pass (on PostgreSQL
+    the matching reads come after writes sent without waiting for their answers)."""
+    push_ids = [
+        _register(store, terminal_id=f"14941130{n}", folio_number=f"F{n}") for n in range(3)
+    ]
+    bodies = [
+        encode(sale(f"{ORDER}-{n}", traceability={wire.TRACE_KEY: push_id}))
+        for n, push_id in enumerate(push_ids)
+    ]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+    caplog.set_level("WARNING", logger="netpay_smart.store")
+    with store.engines.write.begin() as conn:
+        applied = process_many(
+            conn, [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)], now=NOW
+        )
+
+    assert [(a.outcome, a.push_ids) for a in applied] == [("new", [p]) for p in push_ids]
+    for n, push_id in enumerate(push_ids):
+        found = store.get_push(push_id, now=NOW)
+        assert found is not None
+        assert (found["state"], found["transaction_key"]) == ("completed", f"sale:{ORDER}-{n}")
+        assert found["result"]["delivery_id"] == ids[n]
+    assert "one by one" not in caplog.text

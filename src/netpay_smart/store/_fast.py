@@ -14,7 +14,7 @@ SQLite; PostgreSQL takes it as it is).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -91,7 +91,7 @@ class Prebuilt:
         for values in params:
             if not compiled.required <= values.keys():
                 raise KeyError(f"missing values for {sorted(compiled.required - values.keys())}")
-        cursor = driver_cursor(connection)
+        cursor = driver_cursor(connection, ":many")
         cursor.executemany(
             compiled.sql, [{**compiled.fixed, **values} for values in params], returning=True
         )
@@ -101,12 +101,15 @@ class Prebuilt:
         return rows
 
 
-def driver_cursor(connection: Connection) -> Any:
+def driver_cursor(connection: Connection, purpose: str = "") -> Any:
     """A cursor of the driver's, in the connection's transaction.
 
     On PostgreSQL it is the connection's own, reused: psycopg gives every new cursor its own
     copy of the adapters, about 25 µs a statement here (a processed chunk of one runs ten).
-    So whoever runs a statement on it reads the answer before the next statement runs.
+    So whoever runs a statement on it reads the answer before the next statement runs (in a
+    :func:`pipeline`, the answers of the statements before it are skipped). An
+    ``executemany`` that returns rows has a cursor of its own (``purpose``): on the shared
+    one, answers still awaited from statements sent before it would be taken for its own.
     SQLite cursors cost nothing: a new one each time.
     """
     driver = connection.connection.driver_connection
@@ -115,9 +118,10 @@ def driver_cursor(connection: Connection) -> Any:
         return driver.cursor()
     # info lives as long as the DBAPI connection: SQLAlchemy empties it when the pool
     # replaces an invalidated one.
-    cursor = connection.info.get(_CURSOR)
+    name = _CURSOR + purpose
+    cursor = connection.info.get(name)
     if cursor is None or cursor.closed:
-        cursor = connection.info[_CURSOR] = driver.cursor()
+        cursor = connection.info[name] = driver.cursor()
     return cursor
 
 
@@ -217,20 +221,24 @@ def savepoint(connection: Connection, name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def pipeline(connection: Connection, enabled: bool = True) -> Iterator[None]:
+def pipeline(connection: Connection, enabled: bool = True) -> Iterator[Callable[[], None]]:
     """PostgreSQL: statements are sent without waiting for each answer, until one is read.
 
     A statement whose answer nobody reads (an update, an insert) then costs about 18 µs of
     CPU and no round trip, against 45 µs and a round trip on its own. Reading a result
-    (``fetchone()``) sends what is queued and waits for it; an error in anything queued is
-    raised there or when the block ends, which is why a block must end before the savepoint
-    around it is released. ``rowcount`` is not known until then: what the block runs must not
-    depend on it. Without ``enabled``, and on SQLite, statements run one by one as usual.
+    (``fetchone()``) sends what is queued and waits for it; so does the ``sync`` this yields,
+    which raises the first error of anything queued (the statements queued after it did not
+    run). ``rowcount`` is not known until then: what the block runs must not depend on it.
+    Without ``enabled``, and on SQLite, statements run one by one and ``sync`` does nothing.
     """
     if not enabled or connection.dialect.name != "postgresql":
-        yield
+        yield _nothing
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.pipeline():
-        yield
+    with driver.pipeline() as pipe:
+        yield pipe.sync
+
+
+def _nothing() -> None:
+    """``sync`` where statements already run one by one."""

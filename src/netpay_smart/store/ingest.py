@@ -996,33 +996,43 @@ def process_many(
     rolls back, and the deliveries stay pending.
     """
     work = list(items)
-    claimed, pushes_open = _claim(connection, [item[0] for item in work])
-    reads: list[_Read] = []
-    for item in work:
-        if item[0] not in claimed:
-            continue
-        try:
-            reads.append(_read(*item))
-        except Exception as exc:  # a bug in normalising must never lose the delivery
-            reads.append(_Read(Applied(item[0], "error"), error=_failure(exc)))
-    if not reads:
-        return []
-    if connection.dialect.name == "postgresql":
-        _lock(connection, reads)
     pipelined = connection.dialect.name == "postgresql" and batches_commit_whole()
-    try:
-        # The pipeline ends (every answer in, any error raised) before the savepoint is
-        # released: a failure anywhere in the chunk rolls all of it back.
-        with savepoint(connection, "netpay_batch"), pipeline(connection, pipelined):
-            chunk = _Chunk(_prefetch(connection, reads), pipelined=pipelined)
-            return [
-                _apply(connection, read, now=now, pushes_open=pushes_open, chunk=chunk)
-                for read in reads
-            ]
-    except Exception as exc:
-        if _transient(exc):
-            raise
-        log.warning("a batch of %d deliveries failed; processing one by one", len(reads))
+    # PostgreSQL: what needs no answer goes out with the next statement that does (BEGIN
+    # with the claim; the locks and the savepoint with the looks; the writes together).
+    with pipeline(connection, pipelined) as sync:
+        claimed, pushes_open = _claim(connection, [item[0] for item in work])
+        reads: list[_Read] = []
+        for item in work:
+            if item[0] not in claimed:
+                continue
+            try:
+                reads.append(_read(*item))
+            except Exception as exc:  # a bug in normalising must never lose the delivery
+                reads.append(_Read(Applied(item[0], "error"), error=_failure(exc)))
+        if not reads:
+            return []
+        if connection.dialect.name == "postgresql":
+            _lock(connection, reads)
+        try:
+            with savepoint(connection, "netpay_batch"):
+                try:
+                    chunk = _Chunk(_prefetch(connection, reads), pipelined=pipelined)
+                    return [
+                        _apply(connection, read, now=now, pushes_open=pushes_open, chunk=chunk)
+                        for read in reads
+                    ]
+                finally:
+                    # Every answer in (an error in any write raised here) before the savepoint
+                    # is released or rolled back to: a failure rolls the whole chunk back.
+                    sync()
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            log.warning(
+                "a batch of %d deliveries failed (%s); processing one by one",
+                len(reads),
+                type(exc).__name__,
+            )
     applied: list[Applied] = []
     for read in reads:
         try:
