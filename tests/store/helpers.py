@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from netpay_smart.store import Applied, Store
-from netpay_smart.store.ingest import Incoming, insert_deliveries, process
+from netpay_smart.store.ingest import Incoming, insert_deliveries, process, process_many
 from netpay_smart.store.schema import transactions
 from tests.wire.vectors import FACTS_REAL_SALE_2024
 
@@ -41,6 +41,16 @@ def deliver(
         )
     with store.engines.write.begin() as conn:
         return process(conn, delivery_id, raw, now=now, edge_error=edge_error)
+
+
+def deliver_together(store: Store, bodies: list[bytes]) -> tuple[list[int], list[Applied]]:
+    """Commit ``bodies`` as deliveries, then process them all as one chunk, in one
+    transaction; returns their ids and what processing did."""
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW) for body in bodies])
+    with store.engines.write.begin() as conn:
+        work = [(i, body, None, None) for i, body in zip(ids, bodies, strict=True)]
+        return ids, process_many(conn, work, now=NOW)
 
 
 def real_sale(**changes: Any) -> dict[str, Any]:

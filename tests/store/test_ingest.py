@@ -26,6 +26,7 @@ from .helpers import (
     NOW,
     cancellation_of,
     deliver,
+    deliver_together,
     encode,
     fail_like_a_busy_database,
     real_sale,
@@ -787,15 +788,9 @@ def test_a_chunk_ends_as_its_deliveries_processed_one_at_a_time(
     an earlier one in the same chunk changed (its re-delivery, the sale its cancellation
     marks) reads again. Outcomes and transactions equal those of the same bodies processed
     one transaction each, and the chunk needs no second, one-by-one pass."""
-    chunked, each = _reading_what_came_before("one"), _reading_what_came_before("each")
-    with store.engines.write.begin() as conn:
-        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in chunked])
     caplog.set_level("WARNING", logger="netpay_smart.store")
-    with store.engines.write.begin() as conn:
-        together = process_many(
-            conn, [(i, b, None, None) for i, b in zip(ids, chunked, strict=True)], now=NOW
-        )
-    alone = [deliver(store, body) for body in each]
+    _, together = deliver_together(store, _reading_what_came_before("one"))
+    alone = [deliver(store, body) for body in _reading_what_came_before("each")]
 
     a_outcomes = ["new", "duplicate", "reprint", "new", "conflict"]
     expected = [*a_outcomes, "new", "new", "reprint", "duplicate"]

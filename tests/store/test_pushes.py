@@ -11,9 +11,18 @@ import pytest
 from netpay_smart import wire
 from netpay_smart.errors import TerminalBusyError
 from netpay_smart.store import PushRequest, Store
-from netpay_smart.store.ingest import Incoming, insert_deliveries, process_many
 
-from .helpers import NOW, TERMINAL, deliver, encode, real_sale, reprint_of, sale, tx_rows
+from .helpers import (
+    NOW,
+    TERMINAL,
+    deliver,
+    deliver_together,
+    encode,
+    real_sale,
+    reprint_of,
+    sale,
+    tx_rows,
+)
 
 ORDER = "240305131447-1494113052"
 
@@ -353,13 +362,8 @@ def test_a_chunk_of_results_completes_each_push_it_answers(
         encode(sale(f"{ORDER}-{n}", traceability={wire.TRACE_KEY: push_id}))
         for n, push_id in enumerate(push_ids)
     ]
-    with store.engines.write.begin() as conn:
-        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
     caplog.set_level("WARNING", logger="netpay_smart.store")
-    with store.engines.write.begin() as conn:
-        applied = process_many(
-            conn, [(i, b, None, None) for i, b in zip(ids, bodies, strict=True)], now=NOW
-        )
+    ids, applied = deliver_together(store, bodies)
 
     assert [(a.outcome, a.push_ids) for a in applied] == [("new", [p]) for p in push_ids]
     for n, push_id in enumerate(push_ids):
