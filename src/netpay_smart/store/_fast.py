@@ -4,7 +4,8 @@ Processing runs three or four statements per delivery. Through ``Connection.exec
 some 35 µs of SQLAlchemy on this kind of machine, through the driver about 2 µs: most of the
 processing time. So the statements processing runs for every delivery are written by
 SQLAlchemy once per dialect (SQL text, parameter order, literal values) and then handed to the
-driver directly, inside the same transaction.
+driver directly, inside the same transaction. On PostgreSQL a chunk's statements go out
+together, not one round trip each (:meth:`Prebuilt.many`, :func:`pipeline`).
 
 Only values both drivers take as they are may be bound: ``str``, ``int``, ``bool``, ``None``
 and aware ``datetime`` (turned into the naive UTC text :class:`~.schema.UTCDateTime` stores on

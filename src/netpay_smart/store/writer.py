@@ -29,7 +29,7 @@ One thread owns the write connection, so SQLite never sees two writers from this
 the event loop never blocks on disk. On PostgreSQL, which takes concurrent writers, processing
 runs on ``PROCESSORS`` threads of their own, each with its connection (16 deliveries per
 transaction): an ack never waits for processing's round trips to the database, nor processing
-for the acks, and the threads overlap their round trips (three per delivery, a few per chunk). On
+for the acks, and the threads overlap their round trips (six a chunk, see ``process_many``). On
 SQLite copying the WAL back into the database file is SQLite's own doing, inside the commit that
 takes the WAL past ``engine.CHECKPOINT_PAGES``: a small copy often (see there).
 """
@@ -155,8 +155,8 @@ class Writer:
         self._connections: dict[str, Connection] = {}
         self._durable = True  # SQLite: the connection's synchronous setting is FULL
         #: PostgreSQL: processing on threads of their own, each with its connection (SQLite
-        #: has one writer at a time). Processing waits for the database three times per
-        #: delivery, so several threads overlap those waits.
+        #: has one writer at a time). Processing waits for the database six times a chunk,
+        #: so several threads overlap those waits (with 2 or 3 threads, no more acks a second).
         self._processors_wanted = (
             (PROCESSORS if engines.dialect == "postgresql" else 0)
             if processors is None
