@@ -8,6 +8,7 @@ server keeps running for the rest of the suite. The soak with the database reall
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from netpay_smart.store import Incoming, Spool, SpoolError, Store
-from netpay_smart.store.ingest import insert_spooled
+from netpay_smart.store.ingest import insert_deliveries, insert_spooled
 from tests.conftest import PG_URL, postgres_schema
 from tests.receiver.helpers import ACK, Live, live_receiver, sale_body, wait_until
 
@@ -87,6 +88,34 @@ def test_a_spool_where_nothing_can_be_written_refuses_at_once() -> None:
         spool.append([_incoming(b"{}")])
 
 
+def test_the_spool_keeps_the_key_a_body_was_first_sent_with(tmp_path: Path) -> None:
+    """A body keyed by the writer comes back with its key; one without, without. A spool file
+    written before keys were kept opens, and its bodies come back without one."""
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.executescript(
+            "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE spooled (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT "
+            "NOT NULL, remote TEXT, body BLOB NOT NULL, truncated INTEGER NOT NULL, error TEXT);"
+        )
+        db.execute(
+            "INSERT INTO spooled (received_at, remote, body, truncated) VALUES (?, ?, ?, 0)",
+            (datetime.now(UTC).isoformat(), "127.0.0.1:5000", b"{}"),
+        )
+    db.close()
+    spool = Spool(old)
+    spool.open()
+    keyed = _incoming(sale_body("o-keyed"))
+    keyed.key = "0123456789ab:000000000007"
+    spool.append([keyed, _incoming(sale_body("o-plain"))])
+    assert [(t.body, t.key) for _, t in spool.oldest(10)] == [
+        (b"{}", None),
+        (keyed.body, "0123456789ab:000000000007"),
+        (sale_body("o-plain"), None),
+    ]
+    spool.close()
+
+
 def test_moving_the_same_spooled_bodies_twice_inserts_them_once(store: Store) -> None:
     """A crash between the database commit and the spool delete makes the next move a no-op."""
     spooled = [(f"file:{i}", _incoming(sale_body(f"o-{i}"))) for i in range(1, 6)]
@@ -114,6 +143,29 @@ def pg_url() -> Iterator[str]:
     with postgres_schema() as url:
         Store.open(url, migrate=True).close()
         yield url
+
+
+@pg
+def test_a_batch_whose_commit_was_in_doubt_is_moved_in_once(pg_url: str) -> None:
+    """PostgreSQL committed a batch and went away before it answered: the writer spooled the
+    batch too, with the keys it first sent it with. Moving it back inserts none of it again;
+    what did not commit is inserted."""
+    store = Store.open(pg_url)
+    try:
+        items = [_incoming(sale_body(f"d-{i}")) for i in range(4)]
+        for n, item in enumerate(items):
+            item.key = f"0123456789ab:{n:012d}"
+        with store.engines.write.begin() as connection:
+            insert_deliveries(connection, items[:2])  # committed, the answer lost
+        with store.engines.write.begin() as connection:
+            assert insert_spooled(connection, [(item.key or "", item) for item in items]) == 2
+        with store.engines.read.connect() as connection:
+            rows = connection.execute(text("SELECT spool_key, body FROM deliveries ORDER BY id"))
+            assert [(key, bytes(body)) for key, body in rows] == [
+                (item.key, item.body) for item in items
+            ]
+    finally:
+        store.close()
 
 
 def _receiver(url: str, spool_path: Path | str, **overrides: Any) -> Any:
@@ -179,7 +231,8 @@ def test_with_the_database_gone_results_are_acked_from_the_spool_and_moved_back_
             what="every moved delivery processed",
         )
         assert [order_id for order_id, _, _ in stored] == before + during
-        assert [key is None for _, key, _ in stored] == [True] * 20 + [False] * 150
+        # Every row carries the key the writer gave it, moved or not, each its own.
+        assert len({key for _, key, _ in stored if key}) == 170
         assert {outcome for _, _, outcome in stored} == {"new"}
         assert len(live.transactions()) == 170
         metrics = live.bare.get("/metrics").text

@@ -4,9 +4,12 @@ A SQLite file (WAL, ``synchronous=FULL``) on the receiver's own disk. When a com
 PostgreSQL fails, the writer appends the batch here instead and acknowledges it: the body is
 on disk either way. From then on every batch goes to the spool, so nothing overtakes what is
 already waiting, until the writer has moved the whole spool back into PostgreSQL, oldest
-first. Each spooled body carries a key unique to this file and row (``AUTOINCREMENT``: a row
-id is never reused), and the database refuses a key twice, so a crash between the database
-commit and the delete here moves nothing twice.
+first. Each spooled body carries a key into the database, which refuses a key twice, so a
+crash between the database commit and the delete here moves nothing twice. The key is the
+one the writer gave the body before it first tried the database (:attr:`Incoming.key`): when
+that commit was in doubt (the database went away before it answered) but did happen, moving
+the body inserts nothing. A body spooled without one (a file from before keys were kept)
+gets a key unique to this file and row (``AUTOINCREMENT``: a row id is never reused).
 
 The spool has a size cap (``max_bytes``); a full or unwritable spool raises
 :class:`SpoolError`, and the receiver answers 503 rather than acknowledge what it cannot keep.
@@ -38,7 +41,8 @@ CREATE TABLE IF NOT EXISTS spooled (
     remote TEXT,
     body BLOB NOT NULL,
     truncated INTEGER NOT NULL,
-    error TEXT
+    error TEXT,
+    key TEXT
 );
 """
 
@@ -72,6 +76,9 @@ class Spool:
             try:
                 self._configure(db)
                 db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(spooled)")}
+                if "key" not in columns:  # a spool written before keys were kept
+                    db.execute("ALTER TABLE spooled ADD COLUMN key TEXT")
                 db.execute(
                     "INSERT OR IGNORE INTO meta (name, value) VALUES ('file_id', ?)",
                     (uuid.uuid4().hex[:16],),
@@ -103,7 +110,7 @@ class Spool:
             self._db = None
 
     def key(self, spool_id: int) -> str:
-        """The key a spooled row carries into the database: this file, this row."""
+        """The key of a row spooled without one of its own: this file, this row."""
         return f"{self._file_id}:{spool_id}"
 
     def append(self, items: Sequence[Incoming]) -> list[int]:
@@ -114,14 +121,15 @@ class Spool:
             try:
                 ids = [
                     db.execute(
-                        "INSERT INTO spooled (received_at, remote, body, truncated, error) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO spooled (received_at, remote, body, truncated, error, key) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         (
                             item.received_at.isoformat(),
                             item.remote,
                             item.body,
                             int(item.truncated),
                             item.error,
+                            item.key,
                         ),
                     ).lastrowid
                     or 0
@@ -142,7 +150,7 @@ class Spool:
     def oldest(self, limit: int) -> list[tuple[int, Incoming]]:
         """Up to ``limit`` spooled bodies, oldest first."""
         rows = self._connection().execute(
-            "SELECT id, received_at, remote, body, truncated, error FROM spooled "
+            "SELECT id, received_at, remote, body, truncated, error, key FROM spooled "
             "ORDER BY id LIMIT ?",
             (limit,),
         )
@@ -155,9 +163,10 @@ class Spool:
                     remote=remote,
                     truncated=bool(truncated),
                     error=error,
+                    key=key,
                 ),
             )
-            for spool_id, received_at, remote, body, truncated, error in rows
+            for spool_id, received_at, remote, body, truncated, error, key in rows
         ]
         if not taken:
             self.depth = 0

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -145,6 +146,7 @@ class Writer:
         self._engines = engines
         self._on_applied = on_applied
         self._origin = origin or new_origin()
+        self._keys = itertools.count(1)  # with the origin, each row's key (see _commit)
         self._batch_max = batch_max
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -425,7 +427,9 @@ class Writer:
             # on its own, and what is moved here goes in one transaction.
             connection = self._connection("drain")
             with connection.begin():
-                insert_spooled(connection, [(self._spool.key(i), item) for i, item in taken])
+                insert_spooled(
+                    connection, [(item.key or self._spool.key(i), item) for i, item in taken]
+                )
         except Exception as exc:
             self._drop_connection("drain")
             log.debug("the database is still unreachable: %s", type(exc).__name__)
@@ -533,6 +537,11 @@ class Writer:
     def _commit(self, jobs: list[_Job]) -> None:
         """Store a batch in one transaction (or in the spool), then let every request answer."""
         items = [job.item for job in jobs]
+        if self._spool is not None:
+            # Keyed before the first attempt: if the database commits and goes away before it
+            # answers, the batch is spooled too, and the key makes moving it back a no-op.
+            for item in items:
+                item.key = item.key or f"{self._origin}:{next(self._keys):012d}"
         if not self.spooling:
             try:
                 connection = self._connection("ack")
