@@ -7,6 +7,7 @@ server keeps running for the rest of the suite. The soak with the database reall
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -166,6 +167,35 @@ def test_a_batch_whose_commit_was_in_doubt_is_moved_in_once(pg_url: str) -> None
             ]
     finally:
         store.close()
+
+
+@pg
+def test_a_store_started_again_never_gives_a_key_twice(pg_url: str, tmp_path: Path) -> None:
+    """Each row the writer inserts is keyed before it is first sent; a store stopped and
+    started again (a new writer, the same store) gives new keys. A key given twice would make
+    the database refuse the row and the spool's move skip it as already there: a body lost."""
+    store = Store.open(pg_url, spool=Spool(tmp_path / "spool.sqlite3"))
+
+    async def write(order_ids: list[str]) -> list[int]:
+        items = [_incoming(sale_body(order_id)) for order_id in order_ids]
+        return list(await asyncio.gather(*(store.write(item) for item in items)))
+
+    try:
+        written = []
+        for round_ in range(2):
+            store.start()
+            try:
+                written += asyncio.run(write([f"k{round_}-{n}" for n in range(3)]))
+            finally:
+                store.stop()
+    finally:
+        store.close()
+    stored = _stored(pg_url)
+    assert all(delivery_id > 0 for delivery_id in written)  # the database took each, no spool
+    assert [order_id for order_id, _, _ in stored] == [
+        f"k{round_}-{n}" for round_ in range(2) for n in range(3)
+    ]
+    assert len({key for _, key, _ in stored if key}) == 6
 
 
 def _receiver(url: str, spool_path: Path | str, **overrides: Any) -> Any:

@@ -44,6 +44,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,7 +147,11 @@ class Writer:
         self._engines = engines
         self._on_applied = on_applied
         self._origin = origin or new_origin()
-        self._keys = itertools.count(1)  # with the origin, each row's key (see _commit)
+        # Each row's key (see _commit): a prefix of this writer's own, not the store's origin,
+        # which a store started again keeps. A key met again would let the spool's move skip
+        # a body that is not in the database.
+        self._key_prefix = uuid.uuid4().hex[:16]
+        self._keys = itertools.count(1)
         self._batch_max = batch_max
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -541,7 +546,7 @@ class Writer:
             # Keyed before the first attempt: if the database commits and goes away before it
             # answers, the batch is spooled too, and the key makes moving it back a no-op.
             for item in items:
-                item.key = item.key or f"{self._origin}:{next(self._keys):012d}"
+                item.key = item.key or f"{self._key_prefix}:{next(self._keys):012d}"
         if not self.spooling:
             try:
                 connection = self._connection("ack")
