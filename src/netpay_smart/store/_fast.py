@@ -74,9 +74,7 @@ class Prebuilt:
         """Run with ``params``; returns the driver's cursor (``rowcount``, ``fetchone()``),
         to be read before the next statement (see :func:`driver_cursor`)."""
         compiled = self._compile(connection)
-        if not compiled.required <= params.keys():
-            raise KeyError(f"missing values for {sorted(compiled.required - params.keys())}")
-        values = {**compiled.fixed, **params}
+        values = _bound(compiled, params)
         if compiled.order is not None:  # qmark (SQLite): values in the order the SQL names them
             return _execute(connection, compiled.sql, [values[n] for n in compiled.order])
         return _execute(connection, compiled.sql, values)
@@ -89,17 +87,20 @@ class Prebuilt:
         if not params:
             return []
         compiled = self._compile(connection)
-        for values in params:
-            if not compiled.required <= values.keys():
-                raise KeyError(f"missing values for {sorted(compiled.required - values.keys())}")
+        bound = [_bound(compiled, values) for values in params]
         cursor = driver_cursor(connection, ":many")
-        cursor.executemany(
-            compiled.sql, [{**compiled.fixed, **values} for values in params], returning=True
-        )
+        cursor.executemany(compiled.sql, bound, returning=True)
         rows = [cursor.fetchone()]
         while cursor.nextset():
             rows.append(cursor.fetchone())
         return rows
+
+
+def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the statement's own literal values, once each required one is given."""
+    if not compiled.required <= params.keys():
+        raise KeyError(f"missing values for {sorted(compiled.required - params.keys())}")
+    return {**compiled.fixed, **params}
 
 
 def driver_cursor(connection: Connection, purpose: str = "") -> Any:

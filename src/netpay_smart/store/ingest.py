@@ -116,14 +116,11 @@ def content_hash(body: Mapping[str, Any]) -> str:
 
 
 _INSERT = (
-    "INSERT INTO deliveries (received_at, remote, body, size, truncated, outcome, error) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}, 'pending', {0})"
+    "INSERT INTO deliveries (received_at, remote, body, size, truncated, outcome, error, "
+    "spool_key) VALUES ({0}, {0}, {0}, {0}, {0}, 'pending', {0}, {0})"
 )
 _INSERT_SQLITE = _INSERT.format("?")
-_INSERT_POSTGRESQL = (
-    "INSERT INTO deliveries (received_at, remote, body, size, truncated, outcome, error, "
-    "spool_key) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s) RETURNING id"
-)
+_INSERT_POSTGRESQL = _INSERT.format("%s") + " RETURNING id"
 
 
 def _delivery_row(item: Incoming) -> dict[str, Any]:
@@ -151,27 +148,12 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
     µs a row; this way 180-200 µs and 30-38 µs.
     """
     sqlite = connection.dialect.name == "sqlite"
-    cursor = driver_cursor(connection)
-    if sqlite:
-        rows = [
-            (
-                # The text SQLAlchemy's DateTime stores on SQLite (naive UTC).
-                item.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
-                item.remote,
-                item.body,
-                len(item.body),
-                item.truncated,
-                item.error,
-            )
-            for item in items
-        ]
-        cursor.executemany(_INSERT_SQLITE, rows)
-        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-        cursor.close()
-        return list(range(last - len(items) + 1, last + 1))
-    keyed = [
+    rows = [
         (
-            item.received_at,
+            # SQLite: the text SQLAlchemy's DateTime stores there (naive UTC).
+            item.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            if sqlite
+            else item.received_at,
             item.remote,
             item.body,
             len(item.body),
@@ -181,9 +163,15 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
         )
         for item in items
     ]
-    if len(keyed) == 1:  # the usual case at a shop's pace: one round trip, not a pipeline
-        return [cursor.execute(_INSERT_POSTGRESQL, keyed[0]).fetchone()[0]]
-    cursor.executemany(_INSERT_POSTGRESQL, keyed, returning=True)
+    cursor = driver_cursor(connection)
+    if sqlite:
+        cursor.executemany(_INSERT_SQLITE, rows)
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        cursor.close()
+        return list(range(last - len(items) + 1, last + 1))
+    if len(rows) == 1:  # the usual case at a shop's pace: one round trip, not a pipeline
+        return [cursor.execute(_INSERT_POSTGRESQL, rows[0]).fetchone()[0]]
+    cursor.executemany(_INSERT_POSTGRESQL, rows, returning=True)
     ids = [cursor.fetchone()[0]]
     while cursor.nextset():
         ids.append(cursor.fetchone()[0])
@@ -776,6 +764,8 @@ class _Read:
     digest: str | None = None
     problems: str | None = None  # JSON list of the normaliser's problems
     error: str | None = None
+    key: str | None = None  # a result's transaction key; None for a reprint by folio (see _keys)
+    cancellation: str | None = None  # the key of the cancellation it looks for
 
 
 def _read(delivery_id: int, body: bytes, decoded: Any, edge_error: str | None) -> _Read:
@@ -805,7 +795,9 @@ def _read(delivery_id: int, body: bytes, decoded: Any, edge_error: str | None) -
         if normalised.problems
         else None
     )
-    return _Read(applied, normalised, content_hash(decoded), problems)
+    digest = content_hash(decoded)
+    key, cancellation = _keys(normalised, digest)
+    return _Read(applied, normalised, digest, problems, key=key, cancellation=cancellation)
 
 
 # Whether any push is open, asked along with the claim (one statement less per chunk).
@@ -911,13 +903,11 @@ def _prefetch(connection: Connection, reads: list[_Read]) -> dict[int, _Look]:
         return {}
     wanted: list[tuple[int, dict[str, Any]]] = []
     for read in reads:
-        if read.normalised is None or read.digest is None or read.applied.outcome != "pending":
+        if read.digest is None or read.key is None or read.applied.outcome != "pending":
             continue
-        key, cancellation = _keys(read.normalised, read.digest)
-        if key is not None:
-            delivery_id = read.applied.delivery_id
-            params = {"h": read.digest, "d": delivery_id, "k": key, "ck": cancellation}
-            wanted.append((delivery_id, params))
+        delivery_id = read.applied.delivery_id
+        params = {"h": read.digest, "d": delivery_id, "k": read.key, "ck": read.cancellation}
+        wanted.append((delivery_id, params))
     rows = _LOOK.many(connection, [params for _, params in wanted])
     return {delivery_id: _as_look(row) for (delivery_id, _), row in zip(wanted, rows, strict=True)}
 
@@ -932,9 +922,7 @@ def _apply(
     if normalised is None or digest is None or applied.outcome != "pending":
         return _finish(connection, applied, now, error=read.error, **columns)
     kind, result = normalised.kind, normalised.result
-    key, cancellation = _keys(normalised, digest)
-    if key is None:
-        key = _key_by_folio(connection, normalised)
+    key, cancellation = read.key or _key_by_folio(connection, normalised), read.cancellation
     look = chunk.looks.get(applied.delivery_id)
     if look is None or not chunk.touched.isdisjoint((key, digest, cancellation)):
         look = _look(

@@ -11,13 +11,12 @@ processes a chunk of that many. At a steady rate processing keeps up, so a POS w
 a result is not kept waiting longer and longer; a body arriving meanwhile waits for one small
 chunk at most. Whenever no body has come for ``idle`` seconds, what is left (after a burst)
 goes in larger chunks of ``idle_max``, cheaper per delivery; a body arriving then waits for
-one of those. A body that comes alone (none in
-the ``lone_after`` seconds before it, the usual case at a shop's pace) is processed right
-after its acknowledgement rather than after ``idle`` seconds of quiet. Under a saturating
-burst the two share the CPU (processing a delivery costs more than acknowledging it). A
-crash in between leaves deliveries ``pending``, and :meth:`Writer.start` processes them
-before taking new ones (or, if the database will not let it process them yet, leaves them for
-the thread).
+one of those. A body that comes alone (none in the ``lone_after`` seconds before it, the
+usual case at a shop's pace) is processed right after its acknowledgement rather than after
+``idle`` seconds of quiet. Under a saturating burst the two share the CPU (processing a
+delivery costs more than acknowledging it). A crash in between leaves deliveries ``pending``,
+and :meth:`Writer.start` processes them before taking new ones (or, if the database will not
+let it process them yet, leaves them for the thread).
 
 On PostgreSQL a local :class:`~.spool.Spool` stands behind the database: a batch the database
 refuses is committed to the spool and acknowledged all the same; later batches follow it there
@@ -546,7 +545,7 @@ class Writer:
             # Keyed before the first attempt: if the database commits and goes away before it
             # answers, the batch is spooled too, and the key makes moving it back a no-op.
             for item in items:
-                item.key = item.key or f"{self._key_prefix}:{next(self._keys):012d}"
+                item.key = f"{self._key_prefix}:{next(self._keys):012d}"
         if not self.spooling:
             try:
                 connection = self._connection("ack")
