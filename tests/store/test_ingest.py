@@ -891,3 +891,66 @@ def _wait_for_a_lock_wait(store: Store, timeout: float = 10) -> None:
             assert time.monotonic() < deadline, "nobody waited for the lock"
             time.sleep(0.01)
             conn.rollback()
+
+
+def test_a_delivery_another_replica_processes_meanwhile_is_left_to_it(store: Store) -> None:
+    """PostgreSQL: replica B claims a delivery replica A is processing; B waits for A's
+    lock, then finds it processed (the claim reads the row again as A committed it) and
+    leaves it alone: the sale is counted once."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    body = encode(sale("claimed-twice"))
+    with store.engines.write.begin() as conn:
+        [delivery_id] = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)])
+    second: list[Any] = []
+
+    def replica_b() -> None:
+        with store.engines.write.begin() as conn:
+            second.extend(process_many(conn, [(delivery_id, body, None, None)], now=NOW))
+
+    with store.engines.write.connect() as conn_a:
+        with conn_a.begin():
+            [first] = process_many(conn_a, [(delivery_id, body, None, None)], now=NOW)
+            thread = threading.Thread(target=replica_b)
+            thread.start()
+            _wait_for_a_lock_wait(store)
+        thread.join(15)
+
+    assert first.outcome == "new"
+    assert second == []  # nothing left to do: A processed it
+    [row] = tx_rows(store)
+    assert (row.order_id, row.delivery_count) == ("claimed-twice", 1)
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
+
+
+def test_a_claim_reads_its_own_deliveries_however_many_are_pending(store: Store) -> None:
+    """PostgreSQL: with 3,000 deliveries pending (a burst, an outage's spool moved back), a
+    chunk's claim of 16 reads those 16 rows and no others, so a backlog costs each chunk the
+    same. Claimed by outcome too, the planner walked every pending one, every chunk."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite looks each id up in its outcome index (the rowid is in it)")
+    from netpay_smart.store.ingest import _claim_sql
+
+    body = encode(sale("pending"))  # 2.2 KB, as real bodies are
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)] * 3000)
+    chunk = ids[1500:1516]
+    with store.engines.write.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + _claim_sql("postgresql", len(chunk))
+        [[[report]]] = cursor.execute(explain, chunk).fetchall()
+        conn.rollback()
+
+    on_deliveries = [
+        node
+        for node in _plan_nodes(report["Plan"])
+        if node.get("Relation Name") == "deliveries"
+        or str(node.get("Index Name", "")).endswith(("_deliveries", "_outcome"))
+    ]
+    assert on_deliveries
+    for node in on_deliveries:
+        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        assert read <= len(chunk), (node["Node Type"], node.get("Index Name"), read)
