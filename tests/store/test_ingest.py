@@ -954,3 +954,36 @@ def test_a_claim_reads_its_own_deliveries_however_many_are_pending(store: Store)
     for node in on_deliveries:
         read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         assert read <= len(chunk), (node["Node Type"], node.get("Index Name"), read)
+
+
+def test_the_next_pending_deliveries_are_read_without_sorting_the_backlog(store: Store) -> None:
+    """PostgreSQL: the database's statistics say nothing is pending (as after a quiet day),
+    then 3,000 deliveries wait (a burst, an outage's spool moved back). Reading the next 64
+    reads 64 rows, in order: through the outcome index alone it read and sorted all 3,000,
+    every time."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's outcome index holds the rowid: the pending come in order")
+    from sqlalchemy.dialects import postgresql
+
+    from netpay_smart.store.ingest import _pending, pending_deliveries
+
+    body = encode(sale("backlog"))  # 2.2 KB, as real bodies are
+    with store.engines.write.begin() as conn:
+        done = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)] * 3000)
+        conn.execute(deliveries.update().values(outcome="new"))
+    with store.engines.write.begin() as conn:
+        conn.exec_driver_sql("ANALYZE deliveries")  # statistics: nothing pending
+    with store.engines.write.begin() as conn:
+        waiting = insert_deliveries(conn, [Incoming(body=body, received_at=NOW)] * 3000)
+    query = _pending(64).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with store.engines.write.connect() as conn:
+        [[report]] = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").all()
+        rows = pending_deliveries(conn, limit=64)
+
+    assert [row[0] for row in rows] == waiting[:64]
+    assert max(done) < min(waiting)
+    for node in _plan_nodes(report[0]["Plan"]):
+        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        assert read <= 64, (node["Node Type"], node.get("Index Name"), read)

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy import (
     Connection,
+    Select,
     String,
     bindparam,
     exists,
@@ -211,15 +212,20 @@ def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming
 def pending_deliveries(
     connection: Connection, limit: int = 500
 ) -> list[tuple[int, bytes, None, str | None]]:
-    """Deliveries committed but never processed (the process died in between), in the shape
-    :func:`process_many` takes."""
-    rows = connection.execute(
+    """Deliveries committed but not processed yet (after a restart, a burst, an outage's
+    spool moved back), oldest first, in the shape :func:`process_many` takes."""
+    rows = connection.execute(_pending(limit))
+    return [(row.id, row.body, None, row.error) for row in rows]
+
+
+def _pending(limit: int) -> Select[Any]:
+    """The oldest ``limit`` pending deliveries (an index of their own on PostgreSQL)."""
+    return (
         select(deliveries.c.id, deliveries.c.body, deliveries.c.error)
         .where(deliveries.c.outcome == "pending")
         .order_by(deliveries.c.id)
         .limit(limit)
     )
-    return [(row.id, row.body, None, row.error) for row in rows]
 
 
 def requeue_failed(
