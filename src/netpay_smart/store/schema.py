@@ -33,7 +33,6 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "POSTGRESQL_ONLY",
     "UTCDateTime",
     "deliveries",
     "exists_on",
@@ -62,6 +61,18 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Names of the indexes created on PostgreSQL only (:func:`_postgresql_only`).
+_POSTGRESQL_ONLY: set[str] = set()
+
+
+def _postgresql_only(index: Index) -> Index:
+    """``index``, created on PostgreSQL only (``ddl_if``), and known as such to
+    :func:`exists_on`."""
+    assert index.name is not None
+    _POSTGRESQL_ONLY.add(str(index.name))
+    return index.ddl_if(dialect="postgresql")
 
 
 metadata = MetaData(
@@ -115,11 +126,9 @@ deliveries = Table(
     # all (its outcome index holds them in the order of their place in the table, so after a
     # burst every read of the next few sorted thousands: 3 ms at 20,000 pending, 0.04 this
     # way). SQLite's outcome index holds the rowid: it needs no other.
-    Index(
-        "ix_deliveries_pending",  # in POSTGRESQL_ONLY
-        "id",
-        postgresql_where=text("outcome = 'pending'"),
-    ).ddl_if(dialect="postgresql"),
+    _postgresql_only(
+        Index("ix_deliveries_pending", "id", postgresql_where=text("outcome = 'pending'"))
+    ),
     Index(
         "ix_deliveries_spool_key",
         "spool_key",
@@ -205,12 +214,8 @@ pushes = Table(
 )
 
 
-#: Indexes created on PostgreSQL only (``ddl_if``).
-POSTGRESQL_ONLY = frozenset({"ix_deliveries_pending"})
-
-
 def exists_on(dialect: str, name: str | None, kind: str) -> bool:
     """Whether the schema object ``name`` of ``kind`` ("table", "index", ...) is created on
     ``dialect``: Alembic's comparison of a database with this metadata asks
     (``include_object``), as it does not read ``ddl_if``."""
-    return not (kind == "index" and name in POSTGRESQL_ONLY and dialect != "postgresql")
+    return not (kind == "index" and name in _POSTGRESQL_ONLY and dialect != "postgresql")
