@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import select
 
 from netpay_smart.store import Applied, Store
-from netpay_smart.store.ingest import Incoming, insert_deliveries
+from netpay_smart.store.ingest import Incoming, count_pending, insert_deliveries
 from netpay_smart.store.schema import deliveries, transactions
 from tests.conftest import PG_URL, postgres_schema
 from tests.store.helpers import NOW, cancellation_of, deliver, encode, reprint_of, sale
@@ -67,8 +68,16 @@ def _respaced(body: dict[str, Any]) -> bytes:
 
 
 def _restart(store: Store) -> None:
-    """What a restart does: the writer processes the deliveries left pending, then stops."""
+    """A restart: the writer processes the deliveries left pending (meanwhile, it would take
+    new ones), then stops."""
     store.start(clock=lambda: NOW)
+    deadline = time.monotonic() + 30
+    while True:
+        with store.engines.read.connect() as conn:
+            if not count_pending(conn):
+                break
+        assert time.monotonic() < deadline, "deliveries left pending were not processed"
+        time.sleep(0.01)
     store.stop()
 
 

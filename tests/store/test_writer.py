@@ -15,8 +15,14 @@ from sqlalchemy import event
 from netpay_smart._personal import hide
 from netpay_smart.store import Applied, Incoming, Store, StoreUnavailableError
 from netpay_smart.store.engine import CHECKPOINT_PAGES
-from netpay_smart.store.ingest import insert_deliveries, pending_deliveries, process_many
+from netpay_smart.store.ingest import (
+    count_pending,
+    insert_deliveries,
+    pending_deliveries,
+    process_many,
+)
 from netpay_smart.store.writer import Writer
+from netpay_smart.wire import TRACE_KEY
 from tests.wire import vectors as v
 
 from .helpers import (
@@ -117,7 +123,8 @@ def test_concurrent_writes_get_distinct_ids_and_are_all_processed(store: Store) 
 
 
 def test_unprocessed_delivery_is_recovered_at_start(store: Store) -> None:
-    """A delivery committed but never processed is pending, and start() processes it."""
+    """A delivery committed but never processed is pending; once started, the writer
+    processes it."""
     with store.engines.write.begin() as conn:
         [stored] = insert_deliveries(conn, [Incoming(body=encode(real_sale()), received_at=NOW)])
         [big] = insert_deliveries(
@@ -129,9 +136,9 @@ def test_unprocessed_delivery_is_recovered_at_start(store: Store) -> None:
     assert tx_rows(store) == []
 
     collector = Collector(expected=2)
-    store.start(on_applied=collector, clock=lambda: NOW)  # recovery runs before start returns
+    store.start(on_applied=collector, clock=lambda: NOW)
     try:
-        assert collector.done.is_set()
+        assert collector.done.wait(10)
     finally:
         store.stop()
 
@@ -143,6 +150,67 @@ def test_unprocessed_delivery_is_recovered_at_start(store: Store) -> None:
         assert pending_deliveries(conn) == []
     [row] = tx_rows(store)
     assert (row.order_id, row.first_delivery_id) == (ORDER, stored)
+
+
+def _leave_pending(store: Store, count: int) -> list[int]:
+    """``count`` sales committed and never processed, as a crash leaves them."""
+    ids: list[int] = []
+    with store.engines.write.begin() as conn:
+        for first in range(0, count, 500):
+            bodies = [encode(sale(f"LEFT-{n}")) for n in range(first, min(first + 500, count))]
+            ids += insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+    return ids
+
+
+def _result(body: dict[str, Any]) -> Incoming:
+    """A result as the webhook hands it over: the body and what it decoded to."""
+    return Incoming(body=encode(body), received_at=NOW, decoded=body)
+
+
+def test_a_restart_takes_new_results_at_once_and_an_awaited_one_first(store: Store) -> None:
+    """With 2,000 deliveries left pending, start() returns while they still wait; of two
+    results written then, the one a POS waits for (a push id in ``traceability``) is processed
+    before most of them, the other in its turn, after them."""
+    left = _leave_pending(store, 2000)
+    collector = Collector(expected=len(left) + 2)
+    store.start(on_applied=collector, clock=lambda: NOW)
+    try:
+        with store.engines.read.connect() as conn:
+            assert count_pending(conn) > 1000
+        plain = asyncio.run(store.write(_result(sale("PLAIN"))))
+        awaited = asyncio.run(
+            store.write(_result(sale("AWAITED", traceability={TRACE_KEY: "push-1"})))
+        )
+        assert collector.done.wait(60)
+    finally:
+        store.stop()
+    order = [applied.delivery_id for applied in collector.applied]
+    assert sorted(order) == sorted([*left, plain, awaited])  # each once
+    assert order.index(awaited) < 1000
+    assert order.index(plain) > 1900  # in its turn (PostgreSQL's four threads race a little)
+    assert {applied.outcome for applied in collector.applied} == {"new"}
+
+
+def test_awaited_results_past_what_memory_holds_are_processed_all_the_same(store: Store) -> None:
+    """More results a POS waits for than the writer holds in memory (``backlog_max``): the
+    rest wait in the database, and every one is processed, once."""
+    bodies = [sale(f"W-{n}", traceability={TRACE_KEY: f"push-{n}"}) for n in range(40)]
+    collector = Collector(expected=len(bodies))
+    store.writer = Writer(store.engines, on_applied=collector, backlog_max=3, read_ahead=2)
+    store.writer.start()
+
+    async def write_all() -> list[int]:
+        return list(await asyncio.gather(*(store.write(_result(body)) for body in bodies)))
+
+    try:
+        ids = asyncio.run(write_all())
+        assert collector.done.wait(30)
+        time.sleep(0.2)  # anything processed twice would be reported by now
+    finally:
+        store.stop()
+    assert sorted(applied.delivery_id for applied in collector.applied) == sorted(ids)
+    assert {applied.outcome for applied in collector.applied} == {"new"}
+    assert sorted(row.order_id for row in tx_rows(store)) == sorted(f"W-{n}" for n in range(40))
 
 
 def test_nothing_pending_means_no_callback_at_start(store: Store) -> None:

@@ -59,6 +59,7 @@ __all__ = [
     "Work",
     "batches_commit_whole",
     "content_hash",
+    "count_pending",
     "insert_deliveries",
     "insert_spooled",
     "pending_deliveries",
@@ -216,6 +217,12 @@ def pending_deliveries(
     spool moved back), oldest first, in the shape :func:`process_many` takes."""
     rows = connection.execute(_pending(limit))
     return [(row.id, row.body, None, row.error) for row in rows]
+
+
+def count_pending(connection: Connection) -> int:
+    """How many deliveries are committed but not processed yet."""
+    count = select(func.count()).select_from(deliveries).where(deliveries.c.outcome == "pending")
+    return int(connection.execute(count).scalar_one())
 
 
 def _pending(limit: int) -> Select[Any]:
