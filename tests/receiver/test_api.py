@@ -15,6 +15,9 @@ import pytest
 
 from netpay_smart import __version__
 from netpay_smart._personal import without_personal
+from netpay_smart.store import Incoming, Store
+from netpay_smart.store.ingest import insert_deliveries
+from tests.store.helpers import NOW, fail_like_a_busy_database, stop_failing
 from tests.wire.vectors import ALL_RESULTS
 
 from .helpers import ACK, TOKEN, Live, live_receiver, sale_body, wait_until
@@ -183,6 +186,32 @@ def test_metrics_are_open_prometheus_text_that_counts(live: Live) -> None:
     assert "# TYPE netpay_processing_backlog gauge" in backlog
     buckets = [int(n) for n in re.findall(r"^netpay_ack_seconds_bucket\{.*\} (\d+)$", text, re.M)]
     assert buckets == sorted(buckets)  # cumulative, as Prometheus histograms are
+
+
+def test_metrics_count_what_waits_in_the_database_after_a_restart(database_url: str) -> None:
+    """Deliveries a restart left unprocessed show in ``netpay_deliveries_pending`` (this
+    replica's backlog counts only what it stored itself) until processing takes them."""
+    store = Store.open(database_url, migrate=True)
+    try:
+        with store.engines.write.begin() as conn:
+            insert_deliveries(
+                conn, [Incoming(body=sale_body(f"left-{n}"), received_at=NOW) for n in range(3)]
+            )
+        fail_like_a_busy_database(store)  # processing cannot take them for now
+    finally:
+        store.close()
+    with live_receiver(database_url) as live:
+        text = live.bare.get("/metrics").text
+        assert "# TYPE netpay_deliveries_pending gauge" in text
+        assert "netpay_deliveries_pending 3\n" in text
+        assert "netpay_processing_backlog 0\n" in text
+        stop_failing(live.receiver.store)
+        wait_until(
+            lambda: live.bare.get("/metrics").text,
+            lambda t: "netpay_deliveries_pending 0\n" in t,
+            timeout=15,
+            what="the deliveries left pending processed",
+        )
 
 
 def test_openapi_document_is_open_and_describes_the_webhook(live: Live) -> None:

@@ -193,9 +193,19 @@ class Receiver:
                 "# HELP netpay_deliveries_committed_total Deliveries stored (each acked after).\n"
                 "# TYPE netpay_deliveries_committed_total counter\n"
                 f"netpay_deliveries_committed_total {writer.committed}\n"
-                "# HELP netpay_processing_backlog Stored deliveries not yet processed here.\n"
+                "# HELP netpay_processing_backlog Deliveries stored here since the start and "
+                "not yet processed here.\n"
                 "# TYPE netpay_processing_backlog gauge\n"
                 f"netpay_processing_backlog {max(writer.committed - writer.processed, 0)}\n"
+            )
+        pending = await self._pending()
+        if pending is not None:
+            # What a restart left, other replicas' too: the backlog above counts neither.
+            extra += (
+                "# HELP netpay_deliveries_pending Deliveries in the database waiting to be "
+                "processed, whichever replica stored them.\n"
+                "# TYPE netpay_deliveries_pending gauge\n"
+                f"netpay_deliveries_pending {pending}\n"
             )
         spool = self.store.spool
         if writer is not None and spool is not None:
@@ -216,6 +226,15 @@ class Receiver:
         return PlainTextResponse(
             self.metrics.render() + extra, media_type="text/plain; version=0.0.4"
         )
+
+    async def _pending(self) -> int | None:
+        """How many deliveries wait to be processed; ``None`` while the database does not
+        answer (the spool's figures tell the rest)."""
+        try:
+            with anyio.fail_after(2):
+                return await anyio.to_thread.run_sync(self.store.count_pending)
+        except Exception:
+            return None
 
     async def openapi_json(self, _request: Request) -> Response:
         return json_response(openapi(__version__))

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._personal import Sealer
 from .engine import DEFAULT_DATABASE_URL, Engines, open_engines
-from .ingest import Applied, Incoming, process_many, requeue_failed
+from .ingest import Applied, Incoming, count_pending, process_many, requeue_failed
 from .migrate import upgrade
 from .notify import announce, new_origin
 from .queries import (
@@ -117,6 +117,11 @@ class Store:
 
         with self.engines.read.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def count_pending(self) -> int:
+        """Deliveries stored and not processed yet, whichever replica stored them."""
+        with self.engines.read.connect() as connection:
+            return count_pending(connection)
 
     # Queries (synchronous; run them off the event loop).
     def list_transactions(self, filters: TransactionFilter, **kw: Any) -> dict[str, Any]:
