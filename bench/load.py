@@ -172,10 +172,13 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run_wrk(url: str, *, connections: int, duration: float) -> dict[str, Any]:
-    """One ``wrk -t1 --latency`` run (one thread: it has one CPU of its own)."""
+def run_wrk(
+    url: str, *, connections: int, duration: float, template: tuple[bytes, bytes] | None = None
+) -> dict[str, Any]:
+    """One ``wrk -t1 --latency`` run (one thread: it has one CPU of its own); each body is
+    ``template`` (default :func:`body_template`) around a unique orderId."""
     _host, _port, path = check_loopback(url)
-    prefix, suffix = body_template()
+    prefix, suffix = template or body_template()
     tag = new_tag()
     script = (
         _LUA.replace("@PATH@", path)

@@ -351,11 +351,16 @@ class Writer:
                 # batch waits for one small chunk at the most. Whole chunks: a delivery
                 # processed alone costs 40 % more than in a chunk of four, but one that came
                 # alone would only wait for company (sale to outcome end to end, p50 11.0-11.3 →
-                # 8.6-8.9 ms; at 1,000/s and in bursts nothing comes alone). A result a POS
-                # may be waiting for is processed at once, ahead of any backlog.
+                # 8.6-8.9 ms; at 1,000/s and in bursts nothing comes alone).
                 owed = min(owed + len(jobs), self._process_max)
-                due = owed == self._process_max or lone or self._awaited
-                if due and self._processing_due():
+                if self._awaited:
+                    # Results a POS may be waiting for are processed at once, all of them,
+                    # ahead of any backlog: when they come faster than that, acknowledging
+                    # slows down instead of cashiers waiting longer and longer.
+                    while self._awaited and self._processing_due():
+                        self._work(self._idle_max)
+                    owed = 0
+                elif (owed == self._process_max or lone) and self._processing_due():
                     self._work(self._process_max)
                     owed = 0
         if not self._separate:
