@@ -20,7 +20,9 @@ while new results are acknowledged.
 
 A result a POS is waiting for does not queue behind a backlog: one that answers a push made
 through netpay-smart (the push id the SDK puts in ``traceability``, which terminals echo) is
-processed right after its commit, ahead of whatever else waits.
+processed right after its commit, ahead of whatever else waits. On SQLite the thread processes
+all of them after each batch before it commits the next: if they come faster than that,
+acknowledging slows down, not the outcome a cashier waits for.
 
 On PostgreSQL a local :class:`~.spool.Spool` stands behind the database: a batch the database
 refuses is committed to the spool and acknowledged all the same; later batches follow it there
