@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import e2e, load, servers
-from bench.catchup import RESULTS, _bodies
+from bench.catchup import RESULTS, sale_bodies
 from bench.load import percentiles
 from netpay_smart.client import Client
 from netpay_smart.store import Store
@@ -54,7 +54,7 @@ def _leave_pending(url: str, count: int) -> None:
     store = Store.open(url, migrate=True)
     try:
         now = datetime.now(UTC)
-        bodies = _bodies(count)
+        bodies = sale_bodies(count)
         for first in range(0, count, 500):
             with store.engines.write.begin() as conn:
                 chunk = bodies[first : first + 500]
@@ -67,7 +67,7 @@ def _sales(client: Client, state: Any, *, until: float, gap: float) -> list[dict
     """Sales one after another until the monotonic time ``until``; each one's figures."""
     done: list[dict[str, Any]] = []
     while time.monotonic() < until:
-        e2e._wait_idle(state, 60)
+        e2e.wait_idle(state, 60)
         started = time.perf_counter()
         try:
             outcome = client.sale(
@@ -130,7 +130,7 @@ def burst(name: str, base: str | None, seconds: float, *, awaited: bool) -> dict
     ):
         # A first sale before the load: the token, the connections.
         client.sale(serial_number=e2e.SERIAL, store_id=e2e.STORE, amount=Decimal("1.00"))
-        e2e._wait_idle(state, 60)
+        e2e.wait_idle(state, 60)
         wrk: dict[str, Any] = {}
         template = _awaited_template() if awaited else None
 

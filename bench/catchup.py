@@ -61,7 +61,8 @@ def _databases(pg: bool) -> Iterator[list[tuple[str, str]]]:
         yield found
 
 
-def _bodies(count: int) -> list[bytes]:
+def sale_bodies(count: int) -> list[bytes]:
+    """``count`` 2.2 KB approved sales, each with its own orderId."""
     prefix, suffix = body_template()
     return [prefix + f"catchup-{n}".encode() + suffix for n in range(count)]
 
@@ -80,7 +81,7 @@ def run(name: str, url: str, *, pending: int, history: int) -> dict[str, Any]:
         writer = store.writer
         assert writer is not None
         now = datetime.now(UTC)
-        bodies = _bodies(pending)
+        bodies = sale_bodies(pending)
         for start in range(0, pending, 500):
             with store.engines.write.begin() as conn:
                 insert_deliveries(
@@ -90,7 +91,7 @@ def run(name: str, url: str, *, pending: int, history: int) -> dict[str, Any]:
         # What the spool's move does once its bodies are in the database. The writer's own
         # thread does that; from here, one more result arriving wakes the thread to see it.
         writer._spill()
-        asyncio.run(store.write(Incoming(body=_bodies(pending + 1)[-1], received_at=now)))
+        asyncio.run(store.write(Incoming(body=sale_bodies(pending + 1)[-1], received_at=now)))
         while writer.processed < pending + 1:
             time.sleep(0.02)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -72,11 +72,12 @@ def sandbox(webhook_url: str) -> Iterator[tuple[str, Any]]:
     app = create_sandbox_app(SandboxConfig(terminals=(terminal,)), webhook_url=webhook_url)
     with serve_in_thread(app) as url:
         state = app.state.sandbox
-        _wait_idle(state)  # the probe the terminal sends when its response URL is set
+        wait_idle(state)  # the probe the terminal sends when its response URL is set
         yield url, state
 
 
-def _wait_idle(state: Any, timeout: float = 10) -> None:
+def wait_idle(state: Any, timeout: float = 10) -> None:
+    """Until the sandbox terminal is idle again (its result posted)."""
     deadline = time.monotonic() + timeout
     while state.terminals[SERIAL].busy:
         if time.monotonic() > deadline:
@@ -101,7 +102,7 @@ def sales(sandbox_url: str, state: Any, receiver_url: str, count: int) -> dict[s
         for i in range(count + WARMUP):
             if time.monotonic() - began > BUDGET:
                 break
-            _wait_idle(state)  # the terminal reports its delivery just after the receiver acks
+            wait_idle(state)  # the terminal reports its delivery just after the receiver acks
             started = time.perf_counter()
             outcome = client.sale(
                 serial_number=SERIAL, store_id=STORE, amount=Decimal("1.00"), wait=True,
