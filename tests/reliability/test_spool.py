@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,12 +20,18 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from netpay_smart.store import Incoming, Spool, SpoolError, Store
+from netpay_smart.store import Applied, Incoming, Spool, SpoolError, Store
 from netpay_smart.store.ingest import insert_deliveries, insert_spooled
+from netpay_smart.wire import TRACE_KEY
 from tests.conftest import PG_URL, postgres_schema
 from tests.receiver.helpers import ACK, Live, live_receiver, sale_body, wait_until
 
 from .proxy import proxied
+
+
+def _new(ids: list[int | None]) -> int:
+    """How many rows a move inserted (``None``: a key already there, skipped)."""
+    return sum(delivery_id is not None for delivery_id in ids)
 
 
 def _incoming(body: bytes) -> Incoming:
@@ -121,9 +128,9 @@ def test_moving_the_same_spooled_bodies_twice_inserts_them_once(store: Store) ->
     """A crash between the database commit and the spool delete makes the next move a no-op."""
     spooled = [(f"file:{i}", _incoming(sale_body(f"o-{i}"))) for i in range(1, 6)]
     with store.engines.write.begin() as connection:
-        assert insert_spooled(connection, spooled) == 5
+        assert _new(insert_spooled(connection, spooled)) == 5
     with store.engines.write.begin() as connection:
-        assert insert_spooled(connection, [*spooled[2:], ("file:6", _incoming(b"{}"))]) == 1
+        assert _new(insert_spooled(connection, [*spooled[2:], ("file:6", _incoming(b"{}"))])) == 1
     with store.engines.read.connect() as connection:
         rows = connection.execute(text("SELECT spool_key, body FROM deliveries ORDER BY id"))
         assert [(key, bytes(body)) for key, body in rows] == [
@@ -159,7 +166,8 @@ def test_a_batch_whose_commit_was_in_doubt_is_moved_in_once(pg_url: str) -> None
         with store.engines.write.begin() as connection:
             insert_deliveries(connection, items[:2])  # committed, the answer lost
         with store.engines.write.begin() as connection:
-            assert insert_spooled(connection, [(item.key or "", item) for item in items]) == 2
+            moved = insert_spooled(connection, [(item.key or "", item) for item in items])
+            assert _new(moved) == 2
         with store.engines.read.connect() as connection:
             rows = connection.execute(text("SELECT spool_key, body FROM deliveries ORDER BY id"))
             assert [(key, bytes(body)) for key, body in rows] == [
@@ -196,6 +204,51 @@ def test_a_store_started_again_never_gives_a_key_twice(pg_url: str, tmp_path: Pa
         f"k{round_}-{n}" for round_ in range(2) for n in range(3)
     ]
     assert len({key for _, key, _ in stored if key}) == 6
+
+
+@pg
+def test_a_result_a_pos_waits_for_is_processed_first_once_the_spool_is_moved(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """1,200 results wait in the spool, the 801st answering a push made through the SDK:
+    once they are moved into the database, that one is processed before most of the others
+    (in its turn it would come 801st)."""
+    spool = Spool(tmp_path / "spool.sqlite3")
+    spool.open()
+    bodies = [sale_body(f"kept-{i}") for i in range(1200)]
+    bodies[800] = sale_body("awaited", traceability={TRACE_KEY: "push-1"})
+    for first in range(0, len(bodies), 400):
+        spool.append([_incoming(body) for body in bodies[first : first + 400]])
+    spool.close()
+    order: list[int] = []
+    done = threading.Event()
+
+    def on_applied(applied: list[Applied]) -> None:
+        order.extend(item.delivery_id for item in applied)
+        if len(order) >= len(bodies):
+            done.set()
+
+    store = Store.open(pg_url, spool=Spool(tmp_path / "spool.sqlite3"))
+    try:
+        store.start(on_applied=on_applied)
+        assert done.wait(60)
+    finally:
+        store.close()
+    stored = _stored(pg_url)
+    assert [order_id for order_id, _, _ in stored][800] == "awaited"
+    ids = _ids(pg_url)
+    assert sorted(order) == ids  # each once
+    assert order.index(ids[800]) < 200
+
+
+def _ids(url: str) -> list[int]:
+    """The id of every delivery in the database, in order."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text("SELECT id FROM deliveries ORDER BY id")).scalars())
+    finally:
+        engine.dispose()
 
 
 def _receiver(url: str, spool_path: Path | str, **overrides: Any) -> Any:

@@ -190,10 +190,13 @@ def batches_commit_whole() -> bool:
     return bool(psycopg.Pipeline.is_supported())
 
 
-def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming]]) -> int:
+def insert_spooled(
+    connection: Connection, spooled: Sequence[tuple[str, Incoming]]
+) -> list[int | None]:
     """Move bodies acknowledged from the local spool into ``deliveries``, in order, each
-    under its spool key; a key already there (moved before a crash) is skipped. Returns how
-    many rows were new. The caller commits, then removes them from the spool."""
+    under its spool key; a key already there (moved before a crash) is skipped. Returns the
+    id of each new row, ``None`` for one skipped. The caller commits, then removes them from
+    the spool."""
     dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = (
         dialect_insert(deliveries)
@@ -203,11 +206,11 @@ def insert_spooled(connection: Connection, spooled: Sequence[tuple[str, Incoming
         )
         .returning(deliveries.c.id)
     )
-    inserted = 0
+    ids: list[int | None] = []
     for key, item in spooled:  # one by one: ids follow the spool's order
         result = connection.execute(statement, {**_delivery_row(item), "spool_key": key})
-        inserted += result.first() is not None
-    return inserted
+        ids.append(result.scalar())
+    return ids
 
 
 def pending_deliveries(

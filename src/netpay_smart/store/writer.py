@@ -57,7 +57,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ..wire import TRACE_KEY
+from ..errors import PayloadError
+from ..wire import TRACE_KEY, decode_object
 from .engine import Engines
 from .ingest import (
     Applied,
@@ -89,11 +90,19 @@ class _Job:
     future: asyncio.Future[int]
 
 
-def _awaited(item: Incoming) -> bool:
+def _awaited(decoded: dict[str, Any] | None) -> bool:
     """Whether a POS may be waiting for this result: it answers a push made through
     netpay-smart, whose id the SDK put in ``traceability`` and the terminal echoes back."""
-    trace = item.decoded.get("traceability") if item.decoded is not None else None
+    trace = decoded.get("traceability") if decoded is not None else None
     return isinstance(trace, dict) and bool(trace.get(TRACE_KEY))
+
+
+def _decoded(body: bytes) -> dict[str, Any] | None:
+    """A spooled body as the webhook decoded it (the spool keeps only the bytes)."""
+    try:
+        return decode_object(body)
+    except PayloadError:
+        return None
 
 
 def _settle(settled: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
@@ -448,13 +457,22 @@ class Writer:
             # on its own, and what is moved here goes in one transaction.
             connection = self._connection("drain")
             with connection.begin():
-                insert_spooled(
+                ids = insert_spooled(
                     connection, [(item.key or self._spool.key(i), item) for i, item in taken]
                 )
         except Exception as exc:
             self._drop_connection("drain")
             log.debug("the database is still unreachable: %s", type(exc).__name__)
             return False
+        # Processed ahead of the rest once the spool is empty: a POS waited through the outage.
+        awaited = [
+            (delivery_id, item.body, decoded, item.error)
+            for (_, item), delivery_id in zip(taken, ids, strict=True)
+            if delivery_id is not None and _awaited(decoded := _decoded(item.body))
+        ]
+        if awaited:
+            with self._state:
+                self._hold_awaited(awaited)
         try:
             self._spool.remove(taken[-1][0])
         except Exception as exc:
@@ -607,13 +625,10 @@ class Writer:
             (delivery_id, job.item.body, job.item.decoded, job.item.error)
             for job, delivery_id in zip(jobs, ids, strict=True)
         ]
-        awaited = [item for item, job in zip(work, jobs, strict=True) if _awaited(job.item)]
+        awaited = [item for item in work if _awaited(item[2])]
         with self._state:
-            # Held in memory up to backlog_max, like the backlog; past that they wait in the
-            # database with the rest.
-            awaited = awaited[: max(self._backlog_max - len(self._awaited), 0)]
+            awaited = self._hold_awaited(awaited)
             if awaited:
-                self._awaited.extend(awaited)
                 first = {item[0] for item in awaited}
                 work = [item for item in work if item[0] not in first]
             if self._spilled or len(self._backlog) + len(work) > self._backlog_max:
@@ -626,6 +641,14 @@ class Writer:
                     self._has_work.notify_all()
                 elif not self._at_work or awaited or len(self._backlog) > self._process_max:
                     self._has_work.notify()
+
+    def _hold_awaited(self, awaited: list[Work]) -> list[Work]:
+        """Hold results a POS may wait for, to be processed first (with ``_state`` held);
+        returns those held. Up to backlog_max, like the backlog: past that they wait in the
+        database with the rest."""
+        held = awaited[: max(self._backlog_max - len(self._awaited), 0)]
+        self._awaited.extend(held)
+        return held
 
     def _spill(self) -> None:
         with self._state:
