@@ -213,6 +213,45 @@ def test_awaited_results_past_what_memory_holds_are_processed_all_the_same(store
     assert sorted(row.order_id for row in tx_rows(store)) == sorted(f"W-{n}" for n in range(40))
 
 
+class _ReadsCounted(Writer):
+    """A writer that counts how many of its threads work through the database at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reading = self.most_reading = 0
+        self._counting = threading.Lock()
+
+    def _read_and_process(self, *args: Any, **kwargs: Any) -> None:
+        with self._counting:
+            self.reading += 1
+            self.most_reading = max(self.most_reading, self.reading)
+        try:
+            super()._read_and_process(*args, **kwargs)
+        finally:
+            with self._counting:
+                self.reading -= 1
+
+
+def test_postgresql_catches_up_from_the_database_one_thread_at_a_time(store: Store) -> None:
+    """PostgreSQL, 2,000 deliveries left pending: one processor thread at a time reads them,
+    64 to a chunk (four threads reading 16 each took twice the time, see ``Writer._work``);
+    each is processed once."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one thread; it reads 64 and processes them 4 or 16 at a time")
+    left = _leave_pending(store, 2000)
+    collector = Collector(expected=len(left))
+    writer = store.writer = _ReadsCounted(store.engines, on_applied=collector)
+    writer.start()
+    try:
+        assert collector.done.wait(60)
+    finally:
+        store.stop()
+    assert writer.most_reading == 1
+    assert sorted(applied.delivery_id for applied in collector.applied) == left
+    assert max(collector.sizes) == 64
+    assert sum(size == 64 for size in collector.sizes) >= 2000 // 64 - 2
+
+
 def _largest_gap(store: Store, bodies: list[dict[str, Any]]) -> int:
     """Write ``bodies`` at once through a writer committing 8 at a time; the most results
     ever acknowledged and not yet processed, seen each time a chunk was processed."""
