@@ -45,7 +45,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import PayloadError
@@ -123,6 +122,10 @@ _INSERT = (
 )
 _INSERT_SQLITE = _INSERT.format("?")
 _INSERT_POSTGRESQL = _INSERT.format("%s") + " RETURNING id"
+_MOVE_POSTGRESQL = (
+    _INSERT.format("%s")
+    + " ON CONFLICT (spool_key) WHERE spool_key IS NOT NULL DO NOTHING RETURNING id"
+)
 
 
 def _delivery_row(item: Incoming) -> dict[str, Any]:
@@ -196,10 +199,15 @@ def insert_spooled(
     """Move bodies acknowledged from the local spool into ``deliveries``, in order, each
     under its spool key; a key already there (moved before a crash) is skipped. Returns the
     id of each new row, ``None`` for one skipped. The caller commits, then removes them from
-    the spool."""
-    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    the spool.
+
+    On PostgreSQL every row goes at once (psycopg's ``executemany``, one answer per row, in
+    order): moving 20,000 one statement at a time took about 5 s.
+    """
+    if connection.dialect.name == "postgresql":
+        return _move_postgresql(connection, spooled)
     statement = (
-        dialect_insert(deliveries)
+        sqlite_insert(deliveries)
         .on_conflict_do_nothing(
             index_elements=[deliveries.c.spool_key],
             index_where=deliveries.c.spool_key.is_not(None),
@@ -211,6 +219,23 @@ def insert_spooled(
         result = connection.execute(statement, {**_delivery_row(item), "spool_key": key})
         ids.append(result.scalar())
     return ids
+
+
+def _move_postgresql(
+    connection: Connection, spooled: Sequence[tuple[str, Incoming]]
+) -> list[int | None]:
+    if not spooled:
+        return []
+    rows = [
+        (item.received_at, item.remote, item.body, len(item.body), item.truncated, item.error, key)
+        for key, item in spooled
+    ]
+    cursor = driver_cursor(connection, ":move")
+    cursor.executemany(_MOVE_POSTGRESQL, rows, returning=True)
+    ids = [cursor.fetchone()]
+    while cursor.nextset():
+        ids.append(cursor.fetchone())
+    return [row[0] if row else None for row in ids]
 
 
 def pending_deliveries(
