@@ -66,6 +66,7 @@ def soak(kills: int, database_url: str | None, *, kill_postgres: bool, seed: int
                            "database_crash": database_crash})  # fmt: skip
         with serve_process(directory, "--database-url", url, "--no-access-log", env=env) as s:
             s.wait_ready()
+            s.wait_caught_up(timeout=300)  # the last restart catches up after it is ready
             stored = _stored_order_ids(s.base)
             s.process.terminate()
             s.process.wait(15)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,7 +168,8 @@ class Served:
         return self.err_path.read_text("utf-8", "replace")
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Poll /readyz until the server answers (its lifespan, recovery included, is done)."""
+        """Poll /readyz until the server answers (its lifespan is done; what a restart left
+        behind may still be processed, see :meth:`wait_caught_up`)."""
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=1) as client:
             while True:
@@ -182,6 +184,22 @@ class Served:
                     pass
                 if time.monotonic() > deadline:
                     raise AssertionError(f"serve did not become ready: {self.stderr()}")
+                time.sleep(0.05)
+
+    def wait_caught_up(self, timeout: float = 60.0) -> None:
+        """Poll /metrics until nothing waits to be processed: none pending in the database,
+        none in the spool (what a restart left behind is processed after it is ready)."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5) as client:
+            while True:
+                metrics = client.get(f"{self.base}/metrics").text
+                waiting = re.findall(
+                    r"^netpay_(?:deliveries_pending|spool_depth) (\d+)$", metrics, re.MULTILINE
+                )
+                if waiting and not any(int(n) for n in waiting):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"still waiting to be processed: {waiting}")
                 time.sleep(0.05)
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -80,6 +80,7 @@ def test_every_acknowledged_result_survives_kill_9(database_url: str, tmp_path: 
     for round_ in range(KILLS + 1):
         with serve(tmp_path, "--database-url", database_url, env=env) as served:
             served.wait_ready()
+            served.wait_caught_up()  # what the kill left pending is processed meanwhile
             stored = _stored_order_ids(served.base)
             missing = acked - stored
             assert not missing, f"seed {seed}: {len(missing)} acked results lost: {missing}"
