@@ -34,7 +34,9 @@ One thread owns the write connection, so SQLite never sees two writers from this
 the event loop never blocks on disk. On PostgreSQL, which takes concurrent writers, processing
 runs on ``PROCESSORS`` threads of their own, each with its connection (16 deliveries per
 transaction): an ack never waits for processing's round trips to the database, nor processing
-for the acks, and the threads overlap their round trips (six a chunk, see ``process_many``). On
+for the acks, and the threads overlap their round trips (six a chunk, see ``process_many``).
+What waits in the database (a spill, a restart, a spool moved back) is read by one of them at
+a time, 64 a transaction (see ``_work``). On
 SQLite copying the WAL back into the database file is SQLite's own doing, inside the commit that
 takes the WAL past ``engine.CHECKPOINT_PAGES``: a small copy often (see there).
 """
