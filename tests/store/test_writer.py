@@ -21,6 +21,7 @@ from netpay_smart.store.ingest import (
     pending_deliveries,
     process_many,
 )
+from netpay_smart.store.queries import PushRequest
 from netpay_smart.store.writer import Writer
 from netpay_smart.wire import TRACE_KEY
 from tests.wire import vectors as v
@@ -284,6 +285,43 @@ def test_awaited_results_keep_pace_with_their_acknowledgements(store: Store) -> 
     awaited = [sale(f"K-{n}", traceability={TRACE_KEY: f"push-{n}"}) for n in range(300)]
     assert _largest_gap(store, awaited) <= 8
     assert _largest_gap(store, [sale(f"P-{n}") for n in range(300)]) > 100
+
+
+def _fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_a_write_of_the_api_runs_between_the_writer_s_transactions(store: Store) -> None:
+    """SQLite: a write handed to ``Writer.call`` (a push registered) runs on the writer's
+    thread, between its transactions, so it never waits on SQLite's lock; its value comes
+    back and its error is raised. On PostgreSQL it runs on the caller's thread."""
+    store.start(clock=lambda: NOW)
+    assert store.writer is not None
+    try:
+        where = store.writer.call(lambda: threading.current_thread().name)
+        with pytest.raises(ValueError, match="refused"):
+            store.writer.call(lambda: _fail("refused"))
+    finally:
+        store.stop()
+    assert where == ("netpay-writer" if store.dialect == "sqlite" else "MainThread")
+
+
+def test_a_push_registered_while_the_writer_catches_up_is_stored(store: Store) -> None:
+    """A push registered and marked sent while 2,000 deliveries left pending are processed:
+    both writes land (on SQLite through the writer's thread, between two chunks)."""
+    _leave_pending(store, 2000)
+    store.start(clock=lambda: NOW)
+    try:
+        request = PushRequest(kind="sale", terminal_id="0821000119", id="push-during")
+        assert store.register_push(request, now=NOW)["state"] == "registered"
+        assert store.update_push_state("push-during", "sent", now=NOW)
+        found = store.get_push("push-during", now=NOW)
+        with store.engines.read.connect() as conn:
+            still = count_pending(conn)
+    finally:
+        store.stop()
+    assert found is not None and found["state"] == "sent"
+    assert still > 0  # it did not wait for the catch-up
 
 
 def test_nothing_pending_means_no_callback_at_start(store: Store) -> None:

@@ -166,10 +166,18 @@ class Store:
                 outcomes[item.outcome] = outcomes.get(item.outcome, 0) + 1
 
     def register_push(self, request: PushRequest, *, now: datetime) -> dict[str, Any]:
-        return register_push(self.engines, request, now=now)
+        registered: dict[str, Any] = self._write(
+            lambda: register_push(self.engines, request, now=now)
+        )
+        return registered
 
     def update_push_state(self, push_id: str, state: str, *, now: datetime) -> bool:
-        return update_push_state(self.engines, push_id, state, now=now)
+        return bool(self._write(lambda: update_push_state(self.engines, push_id, state, now=now)))
+
+    def _write(self, fn: Callable[[], Any]) -> Any:
+        """A write of the API's: on SQLite through the writer's thread (see ``Writer.call``)."""
+        writer = self.writer
+        return fn() if writer is None else writer.call(fn)
 
     def get_push(self, push_id: str, *, now: datetime) -> dict[str, Any] | None:
         return get_push(self.engines, push_id, now=now)
