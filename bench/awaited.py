@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import threading
 import time
@@ -31,8 +30,9 @@ from decimal import Decimal
 from typing import Any
 
 from bench import e2e, load, servers
-from bench.catchup import RESULTS, sale_bodies
+from bench.catchup import sale_bodies
 from bench.load import percentiles
+from bench.report import save_results
 from netpay_smart.client import Client
 from netpay_smart.store import Store
 from netpay_smart.store.ingest import Incoming, insert_deliveries
@@ -185,8 +185,7 @@ def main() -> int:
                 f"max {b['sale_ms']['max']:.0f} ms",
                 flush=True,
             )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "awaited.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("awaited", results)
     return 0
 
 

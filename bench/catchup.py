@@ -19,22 +19,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from bench.load import body_template
+from bench.report import save_results
 from bench.servers import postgres_available, postgres_schema, sqlite_url
 from netpay_smart.store import Store
 from netpay_smart.store.ingest import Incoming, insert_deliveries
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 _HISTORY = {
     "sqlite": (
@@ -124,8 +121,7 @@ def main() -> int:
                 f"({r['cpu_us_per_delivery']} µs of this process's CPU)",
                 flush=True,
             )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "catchup.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_results("catchup", results)
     return 0
 
 

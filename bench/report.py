@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -66,6 +67,18 @@ class Part:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"goals": [asdict(g) | {"verdict": g.verdict} for g in self.goals]}
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save_results(name: str, data: Any) -> Path:
+    """``data`` as ``bench/results/{name}.json``, for the scripts run alone (catchup,
+    awaited)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
 
 
 def fmt(value: Any, digits: int = 1) -> str:
