@@ -22,7 +22,7 @@ from netpay_smart.store.ingest import (
     process_many,
 )
 from netpay_smart.store.queries import PushRequest
-from netpay_smart.store.writer import Writer
+from netpay_smart.store.writer import _STOP, Writer
 from netpay_smart.wire import TRACE_KEY
 from tests.wire import vectors as v
 
@@ -322,6 +322,34 @@ def test_a_push_registered_while_the_writer_catches_up_is_stored(store: Store) -
         store.stop()
     assert found is not None and found["state"] == "sent"
     assert still > 0  # it did not wait for the catch-up
+
+
+def test_a_result_queued_after_the_stop_is_refused_not_left_waiting(store: Store) -> None:
+    """A body handed over after the writer was told to stop gets StoreUnavailableError (the
+    terminal is told 503 and sends it again) instead of an answer that never comes."""
+    if store.dialect != "sqlite":
+        pytest.skip("the same code on both; SQLite is enough to hold the writer's thread")
+    store.start(clock=lambda: NOW)
+    writer = store.writer
+    assert writer is not None
+    gate = threading.Event()
+    holding = threading.Thread(target=writer.call, args=(gate.wait,))
+    holding.start()  # the writer's thread now waits in that call
+    writer._queue.put(_STOP)  # the stop, as stop() sends it, ahead of the body below
+
+    async def late() -> int:
+        pending = asyncio.ensure_future(store.write(_result(sale("LATE"))))
+        await asyncio.sleep(0.05)  # queued behind the stop
+        gate.set()
+        return await asyncio.wait_for(pending, 10)
+
+    try:
+        with pytest.raises(StoreUnavailableError, match="stopping"):
+            asyncio.run(late())
+    finally:
+        holding.join(10)
+        store.stop()
+    assert tx_rows(store) == []
 
 
 def test_nothing_pending_means_no_callback_at_start(store: Store) -> None:
