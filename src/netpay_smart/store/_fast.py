@@ -15,7 +15,7 @@ SQLite; PostgreSQL takes it as it is).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,7 +24,15 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prebuilt", "driver_cursor", "insert_row", "pipeline", "savepoint", "update_row"]
+__all__ = [
+    "Prebuilt",
+    "driver_cursor",
+    "first_rows",
+    "insert_row",
+    "pipeline",
+    "savepoint",
+    "update_row",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +96,18 @@ class Prebuilt:
             return []
         compiled = self._compile(connection)
         bound = [_bound(compiled, values) for values in params]
-        cursor = driver_cursor(connection, ":many")
-        cursor.executemany(compiled.sql, bound, returning=True)
-        rows = [cursor.fetchone()]
-        while cursor.nextset():
-            rows.append(cursor.fetchone())
-        return rows
+        return first_rows(driver_cursor(connection, ":many"), compiled.sql, bound)
+
+
+def first_rows(cursor: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+    """PostgreSQL: ``sql`` run once for each set of ``params`` (non-empty), all sent before
+    any answer is read (psycopg's ``executemany``); the first row of each answer, in order
+    (``None`` for an answer without rows)."""
+    cursor.executemany(sql, params, returning=True)
+    rows = [cursor.fetchone()]
+    while cursor.nextset():
+        rows.append(cursor.fetchone())
+    return rows
 
 
 def _bound(compiled: _Compiled, params: Mapping[str, Any]) -> dict[str, Any]:

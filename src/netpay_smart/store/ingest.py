@@ -49,7 +49,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import PayloadError
 from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
-from ._fast import Prebuilt, driver_cursor, insert_row, pipeline, savepoint, update_row
+from ._fast import (
+    Prebuilt,
+    driver_cursor,
+    first_rows,
+    insert_row,
+    pipeline,
+    savepoint,
+    update_row,
+)
 from .schema import deliveries, pushes, transactions
 
 __all__ = [
@@ -176,11 +184,7 @@ def insert_deliveries(connection: Connection, items: Sequence[Incoming]) -> list
         return list(range(last - len(items) + 1, last + 1))
     if len(rows) == 1:  # the usual case at a shop's pace: one round trip, not a pipeline
         return [cursor.execute(_INSERT_POSTGRESQL, rows[0]).fetchone()[0]]
-    cursor.executemany(_INSERT_POSTGRESQL, rows, returning=True)
-    ids = [cursor.fetchone()[0]]
-    while cursor.nextset():
-        ids.append(cursor.fetchone()[0])
-    return ids
+    return [row[0] for row in first_rows(cursor, _INSERT_POSTGRESQL, rows)]
 
 
 def batches_commit_whole() -> bool:
@@ -230,12 +234,8 @@ def _move_postgresql(
         (item.received_at, item.remote, item.body, len(item.body), item.truncated, item.error, key)
         for key, item in spooled
     ]
-    cursor = driver_cursor(connection, ":move")
-    cursor.executemany(_MOVE_POSTGRESQL, rows, returning=True)
-    ids = [cursor.fetchone()]
-    while cursor.nextset():
-        ids.append(cursor.fetchone())
-    return [row[0] if row else None for row in ids]
+    found = first_rows(driver_cursor(connection, ":move"), _MOVE_POSTGRESQL, rows)
+    return [row[0] if row else None for row in found]
 
 
 def pending_deliveries(
