@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from netpay_smart.store import Store
-from netpay_smart.store._fast import driver_cursor, update_row
+from netpay_smart.store._fast import driver_cursor, pipeline, synced, update_row
 from netpay_smart.store.schema import transactions
 
 from .helpers import NOW, deliver, sale
@@ -46,3 +48,26 @@ def test_update_row_sets_the_columns_given_on_the_row_with_that_key(store: Store
     found = {row.key: (row.status, row.updated_at) for row in rows}
     assert found[keys[0]] == ("reversed", NOW)
     assert found[keys[1]][0] == "approved"
+
+
+def test_an_error_in_a_pipeline_is_raised_not_the_abort_after_it(store: Store) -> None:
+    """An error that comes back with a later statement of a pipeline is the one ``synced``
+    raises, not the ``PipelineAborted`` the sync then reports (an OperationalError, which
+    processing takes for the database failing and retries forever)."""
+    if store.dialect != "postgresql":
+        pytest.skip("pipelines are PostgreSQL's")
+    import psycopg
+
+    with (
+        store.engines.write.connect() as connection,
+        connection.begin(),
+        pytest.raises(psycopg.Error) as raised,
+        pipeline(connection) as sync,
+        synced(sync),
+    ):
+        cursor = driver_cursor(connection)
+        cursor.execute("SELECT 1 / 0")  # sent, its answer not read
+        cursor.execute("SELECT 2")  # queued behind it: aborted
+        time.sleep(0.3)  # the error's answer arrives meanwhile
+        cursor.execute("SELECT 3")  # sending this reads what arrived: raises
+    assert isinstance(raised.value, psycopg.errors.DivisionByZero), repr(raised.value)

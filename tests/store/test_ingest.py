@@ -10,6 +10,7 @@ import json
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 
 from netpay_smart._personal import hide
-from netpay_smart.store import Store, TransactionFilter
+from netpay_smart.store import PushRequest, Store, TransactionFilter
 from netpay_smart.store.ingest import Incoming, insert_deliveries, process_many
 from netpay_smart.store.schema import deliveries, transactions
 from tests.wire import vectors as v
@@ -624,6 +625,25 @@ def test_a_batch_the_database_fails_for_a_moment_stays_pending(store: Store) -> 
 
     assert [a.outcome for a in applied] == ["new", "new", "new"]
     assert sorted(row.order_id for row in tx_rows(store)) == ["t-1", "t-2", "t-3"]
+
+
+def test_a_refused_write_with_a_push_open_is_the_deliverys_error(
+    store: Store,
+) -> None:
+    """With a push open, matching reads the pushes after a refused write (on PostgreSQL the
+    refusal then comes back with that read): the delivery still ends ``error`` with the
+    reason, and the others of its chunk are processed."""
+    store.register_push(
+        PushRequest(kind="sale", terminal_id="0000000001", amount=Decimal("5.00")), now=NOW
+    )
+    _refuse_order(store, "p-2")
+    applied = [deliver(store, sale(order_id)) for order_id in ("p-1", "p-2", "p-3")]
+
+    assert [a.outcome for a in applied] == ["new", "error", "new"]
+    outcomes = {d["id"]: (d["outcome"], d["error"]) for d in store.list_deliveries()["items"]}
+    assert outcomes[applied[1].delivery_id][0] == "error"
+    assert "refused" in outcomes[applied[1].delivery_id][1]
+    assert sorted(row.order_id for row in tx_rows(store)) == ["p-1", "p-3"]
 
 
 def test_failed_deliveries_are_processed_again_once_each(store: Store) -> None:

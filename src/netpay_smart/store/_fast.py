@@ -31,6 +31,7 @@ __all__ = [
     "insert_row",
     "pipeline",
     "savepoint",
+    "synced",
     "update_row",
 ]
 
@@ -258,3 +259,23 @@ def pipeline(connection: Connection, enabled: bool = True) -> Iterator[Callable[
 
 def _nothing() -> None:
     """``sync`` where statements already run one by one."""
+
+
+@contextlib.contextmanager
+def synced(sync: Callable[[], None]) -> Iterator[None]:
+    """Wait for every answer of the block's statements (``sync`` from :func:`pipeline`) as it
+    ends, so an error in any of them is raised here.
+
+    When the block itself raises, that error is the one to act on, not the sync's: a write's
+    refusal can come back with a later statement, and the sync after it then only says the
+    pipeline was aborted (``PipelineAborted``, an ``OperationalError``). Raised instead, it
+    read as the database failing, and processing left a delivery it refused pending, to fail
+    again at every retry.
+    """
+    try:
+        yield
+    except Exception:
+        with contextlib.suppress(Exception):
+            sync()  # the pipeline is usable again after it
+        raise
+    sync()

@@ -56,6 +56,7 @@ from ._fast import (
     insert_row,
     pipeline,
     savepoint,
+    synced,
     update_row,
 )
 from .schema import deliveries, pushes, transactions
@@ -1078,17 +1079,14 @@ def process_many(
         if connection.dialect.name == "postgresql":
             _lock(connection, reads)
         try:
-            with savepoint(connection, "netpay_batch"):
-                try:
-                    chunk = _Chunk(_prefetch(connection, reads), pipelined=pipelined)
-                    return [
-                        _apply(connection, read, now=now, pushes_open=pushes_open, chunk=chunk)
-                        for read in reads
-                    ]
-                finally:
-                    # Every answer in (an error in any write raised here) before the savepoint
-                    # is released or rolled back to: a failure rolls the whole chunk back.
-                    sync()
+            # Every answer in (an error in any write raised here) before the savepoint is
+            # released or rolled back to: a failure rolls the whole chunk back.
+            with savepoint(connection, "netpay_batch"), synced(sync):
+                chunk = _Chunk(_prefetch(connection, reads), pipelined=pipelined)
+                return [
+                    _apply(connection, read, now=now, pushes_open=pushes_open, chunk=chunk)
+                    for read in reads
+                ]
         except Exception as exc:
             if _transient(exc):
                 raise
