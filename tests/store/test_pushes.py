@@ -131,6 +131,55 @@ def test_result_matches_push_by_terminal_and_time(store: Store) -> None:
     assert row.push_id == push_id
 
 
+def test_terminal_and_time_match_needs_the_pushs_amount(store: Store) -> None:
+    """A late result for another amount is another sale's: it does not complete the push open
+    on its terminal, which would tell that cashier a sale was approved that was never made."""
+    push_id = _register(store, folio_number=None, amount=Decimal("20.00"))
+    applied = deliver(store, real_sale(folioNumber=None, amount="10.0", tipLessAmount="10.0"))
+
+    assert applied.push_ids == []
+    found = store.get_push(push_id, now=NOW)
+    assert found is not None
+    assert (found["state"], found["result"]) == ("registered", None)
+
+
+def test_terminal_and_time_match_counts_a_tip_added_at_the_terminal(store: Store) -> None:
+    """A result whose amount is the push's plus a tip (``tipLessAmount`` the push's) matches."""
+    push_id = _register(store, folio_number=None, amount=Decimal("200.00"))
+    applied = deliver(
+        store,
+        real_sale(folioNumber=None, amount="230.0", tipAmount="30.0", tipLessAmount="200.0"),
+    )
+
+    assert applied.push_ids == [push_id]
+
+
+def test_terminal_and_time_match_needs_the_pushs_folio(store: Store) -> None:
+    """A result with another folio does not complete, by terminal and time, a push that
+    named its own folio (same amount, same terminal, a minute before)."""
+    push_id = _register(store, now=NOW - timedelta(minutes=1), folio_number="F2")
+    applied = deliver(store, real_sale(folioNumber="F3"))
+
+    assert applied.push_ids == []
+    found = store.get_push(push_id, now=NOW)
+    assert found is not None
+    assert (found["state"], found["result"]) == ("registered", None)
+
+
+def test_result_naming_another_push_is_not_matched_by_time(store: Store) -> None:
+    """A result carrying the id of a push of ours that is no longer open (given up on) answers
+    that push only: it does not complete the next push on its terminal."""
+    given_up = _register(store, folio_number=None)
+    assert store.update_push_state(given_up, "failed", now=NOW)
+    latest = _register(store, folio_number=None)
+    applied = deliver(store, real_sale(folioNumber=None, traceability={"npsPushId": given_up}))
+
+    assert applied.push_ids == []
+    found = store.get_push(latest, now=NOW)
+    assert found is not None
+    assert (found["state"], found["result"]) == ("registered", None)
+
+
 def test_terminal_and_time_match_stops_after_fifteen_minutes(store: Store) -> None:
     """A push registered more than 15 minutes before the result is not matched by time."""
     push_id = _register(store, now=NOW - timedelta(minutes=16), folio_number=None, ttl_seconds=3600)

@@ -48,7 +48,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import PayloadError
-from ..wire import MEXICO_CITY, Kind, Normalised, Status, decode_object, normalise
+from ..wire import (
+    MEXICO_CITY,
+    Kind,
+    Normalised,
+    Status,
+    TerminalResult,
+    decode_object,
+    normalise,
+)
 from ._fast import (
     Prebuilt,
     driver_cursor,
@@ -686,8 +694,8 @@ _PUSH_BY_FOLIO = Prebuilt(
 _CANCEL_PUSH = Prebuilt(
     select(_P.id).where(_P.order_id == bindparam("o"), _P.kind == "cancel", _open_push)
 )
-_LATEST_PUSH = Prebuilt(
-    select(_P.id)
+_LATEST_PUSHES = Prebuilt(
+    select(_P.id, _P.amount_cents, _P.folio_number)
     .where(
         _P.terminal_id == bindparam("t"),
         _P.kind == bindparam("pk"),
@@ -695,7 +703,7 @@ _LATEST_PUSH = Prebuilt(
         _P.created_at >= bindparam("since"),
     )
     .order_by(_P.created_at.desc())
-    .limit(1)
+    .limit(8)
 )
 _COMPLETE_PUSH = Prebuilt(
     update(pushes)
@@ -745,13 +753,17 @@ def _complete_pushes(
     if not candidates and result.order_id and kind is Kind.CANCELLATION:
         found = _CANCEL_PUSH(connection, {"o": result.order_id}).fetchall()
         candidates.update(row[0] for row in found)
-    if not candidates and result.terminal_id:
-        latest = _LATEST_PUSH(
+    if not candidates and result.terminal_id and not result.push_id:
+        # Last, by terminal and time: the latest open push the result could be the answer to.
+        # A result naming a push of ours answers that one only (the push was given up on,
+        # or never reached the terminal); one for another amount or folio is another sale's
+        # (a push that timed out, its result late): matched to the next push on the terminal,
+        # it told that cashier a sale was approved that was never charged.
+        latest = _LATEST_PUSHES(
             connection,
             {"t": result.terminal_id, "pk": push_kind, "since": now - MATCH_WINDOW},
-        ).fetchone()
-        if latest is not None:
-            candidates.add(latest[0])
+        ).fetchall()
+        candidates.update([row[0] for row in latest if _could_answer(row[1], row[2], result)][:1])
     if not candidates:
         return []
     for push_id in sorted(candidates):
@@ -769,6 +781,21 @@ def _complete_pushes(
         linked = result.push_id if result.push_id in candidates else sorted(candidates)[0]
         _LINK_PUSH(connection, {"k": key, "p": linked})
     return sorted(candidates)
+
+
+def _could_answer(
+    amount_cents: int | None, folio_number: str | None, result: TerminalResult
+) -> bool:
+    """Whether a result matches a push's amount and folio, where both say one. The result's
+    ``amount`` includes the tip, ``tipLessAmount`` does not: the push's may be either."""
+    if folio_number and result.folio_number and folio_number != result.folio_number:
+        return False
+    if amount_cents is None or result.amount is None:
+        return True
+    amounts = {_cents(result.amount), _cents(result.tip_less_amount)}
+    if result.tip_amount is not None:
+        amounts.add(_cents(result.amount - result.tip_amount))
+    return amount_cents in amounts
 
 
 def _finish(
