@@ -75,6 +75,23 @@ def test_duplicate(live: Live) -> None:
     assert [d["ok"] for d in deliveries(live)] == [True, True]
 
 
+def test_duplicate_on_the_real_clock_waits_for_the_first_answer(live_system: Live) -> None:
+    """duplicate on the real clock: the copy waits for the first post's answer, then goes."""
+    live = live_system
+    live.recorder.hang = 30  # until released: the copy is due while the first is in flight
+    live.sale("1.00", folioNumber="TWICE", **faulty(duplicate=True))
+    live.recorder.wait_results(1)
+    snapshot = live.terminal()  # the sandbox still answers while a post is in flight
+    assert (snapshot["state"], snapshot["retry_pending"]) == ("delivering", False)
+    assert len(live.recorder.results()) == 1
+    live.recorder.released.set()
+    first, second = live.recorder.wait_results(2)
+    assert first == second
+    assert first["folioNumber"] == "TWICE"
+    live.wait_idle()
+    assert [d["ok"] for d in deliveries(live)] == [True, True]
+
+
 def test_out_of_order(live: Live) -> None:
     """out_of_order: result A is held until result B is posted, so B arrives first."""
     live.sale("1.00", folioNumber="A", **faulty(out_of_order=True))
@@ -128,6 +145,23 @@ def test_recorder_answering_500_then_retry_action(live: Live) -> None:
     assert again == result
     assert [(d["ok"], d["attempt"]) for d in deliveries(live)] == [(False, 1), (True, 2)]
     assert live.act("retry").status_code == 400  # nothing left to retry
+
+
+def test_retry_is_refused_once_another_sale_has_started(live: Live) -> None:
+    """Reintentar during the next sale: 400 and the sale goes on; after it, the retry posts."""
+    live.recorder.status = 500
+    failed = live.sold("1.00", folioNumber="FAILED")
+    live.recorder.status = 200
+    assert live.control("PUT", f"/terminals/{SERIAL}/mode", {"mode": "manual"}).status_code == 200
+    live.sale("2.00", folioNumber="NEXT")
+    live.wait_terminal(lambda t: t["state"] == "waiting_card")
+    refused = live.act("retry")
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "cannot retry while the terminal is waiting_card"
+    assert live.terminal()["operation"]["folio"] == "NEXT"
+    cancelled = live.expect(lambda: live.act("cancel"))
+    assert (cancelled["folioNumber"], cancelled["responseCode"]) == ("NEXT", "02")
+    assert live.expect(lambda: live.act("retry")) == failed
 
 
 def test_recorder_answering_wrong_code_is_a_failure(live: Live) -> None:

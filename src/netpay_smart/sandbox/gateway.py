@@ -135,9 +135,10 @@ class Sandbox:
             wait = 0.25
             if deadlines and not isinstance(self.clock, ManualClock):
                 wait = min(max((min(deadlines) - now).total_seconds(), 0.0), 0.25)
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._kick.wait(), wait)
+            # Await even when something is already due: the posts and the HTTP routes run on
+            # this event loop, and a loop that never yields starves them all.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), wait)
             self._kick.clear()
 
     async def _post(self, terminal: Terminal, delivery: Delivery) -> None:

@@ -218,7 +218,9 @@ class Terminal:
         }
 
     def next_deadline(self) -> datetime | None:
-        times = [d.due for d in self._outbox]
+        # Behind a post in flight the outbox waits for its answer (delivered() wakes the
+        # sandbox), not for the clock: a due delivery there is no deadline.
+        times = [] if self._in_flight is not None else [d.due for d in self._outbox]
         if self._deadline is not None:
             times.append(self._deadline)
         return min(times) if times else None
@@ -334,6 +336,8 @@ class Terminal:
         if action == "retry":
             if self._failed is None:
                 raise ValueError("nothing to retry")
+            if op is not None:  # "Reintentar" is gone once another operation has started
+                raise ValueError(f"cannot retry while the terminal is {self.state}")
             delivery, self._failed = self._failed, None
             delivery.due, delivery.attempt = now, delivery.attempt + 1
             self._outbox.append(delivery)
