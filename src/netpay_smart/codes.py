@@ -5,7 +5,7 @@ Three catalogues:
 - terminal ``responseCode`` values in the result a Smart terminal posts (``describe``);
 - push codes the integration service answers with (``describe_push``);
 - ``reprintModule`` states carried by reprints, which tell a transaction's *current* state
-  (``REPRINT_MODULES``).
+  (``REPRINT_MODULES``, described by ``describe_state``).
 
 The terminal catalogue is open-ended: NetPay's own docs say any code other than ``00`` is a
 problem whose reason is in ``message``. An unknown code is therefore a decline carrying the
@@ -25,11 +25,13 @@ from enum import StrEnum
 __all__ = [
     "PUSH_CODES",
     "REPRINT_MODULES",
+    "STATE_TEXTS",
     "TERMINAL_CODES",
     "CodeInfo",
     "ReprintState",
     "describe",
     "describe_push",
+    "describe_state",
 ]
 
 
@@ -294,6 +296,66 @@ def describe(code: str | None, message: str | None = None) -> CodeInfo:
         known=False,
         source="unknown",
     )
+
+
+#: What to tell the cashier about a transaction's current state. On a reprint the
+#: ``responseCode`` is the original sale's (``00`` even once it is reversed or cancelled), so
+#: the state, not the code, says what happened (NETPAY-FACTS.md §4.6).
+STATE_TEXTS: dict[ReprintState, CodeInfo] = {
+    ReprintState.APPROVED: CodeInfo(
+        "C",
+        "Transacción aprobada",
+        "Transaction approved",
+        "Aprobada",
+        "Approved",
+        approved=True,
+        source="reprint",
+    ),
+    ReprintState.CANCELLED: CodeInfo(
+        "V",
+        "Transacción cancelada",
+        "Transaction cancelled",
+        "Cancelada: la venta fue anulada",
+        "Cancelled: the sale was voided",
+        source="reprint",
+    ),
+    ReprintState.REVERSED: CodeInfo(
+        "RV",
+        "Transacción revertida",
+        "Transaction reversed",
+        "Revertida: el cargo no se realizó",
+        "Reversed: the charge did not go through",
+        source="reprint",
+    ),
+    ReprintState.PENDING_REVERSAL: CodeInfo(
+        "PRV",
+        "Reverso pendiente",
+        "Reversal pending",
+        "Reverso pendiente: el cargo se anulará",
+        "Reversal pending: the charge will be undone",
+        source="reprint",
+    ),
+    ReprintState.DECLINED: CodeInfo(
+        "D",
+        "Transacción rechazada",
+        "Transaction declined",
+        "Rechazada",
+        "Declined",
+        source="reprint",
+    ),
+}
+
+
+def describe_state(state: str) -> CodeInfo:
+    """Describe a transaction's current state (a :class:`ReprintState` value or a
+    ``reprintModule`` letter such as ``RV``).
+
+    >>> describe_state("RV").cashier_en
+    'Reversed: the charge did not go through'
+    """
+    key = state.strip()
+    found = REPRINT_MODULES.get(key.upper())
+    return STATE_TEXTS[found if found is not None else ReprintState(key.lower())]
 
 
 def describe_push(code: str | None, message: str | None = None) -> CodeInfo:

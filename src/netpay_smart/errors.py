@@ -60,11 +60,25 @@ class RuleError(NetPayError):
 
 
 class TransportError(NetPayError):
-    """The request did not reach NetPay or its answer did not come back."""
+    """The request did not reach NetPay or its answer did not come back.
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    ``retryable`` is True only when nothing was sent. On a push, ``push_id`` and
+    ``folio_number`` name it: when ``retryable`` is False the terminal may have it, and a
+    reprint by that folio tells how it ended.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        push_id: str | None = None,
+        folio_number: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.push_id = push_id
+        self.folio_number = folio_number
 
 
 class APIError(NetPayError):

@@ -172,6 +172,8 @@ class FakeReceiver:
         self.answer_with: dict[str, Any] | None = None
         #: How many of the next questions about a push get 503 (the database is down).
         self.unavailable = 0
+        #: When the receiver says every push was registered (its ``created_at``), if it says.
+        self.created_at: str | None = None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -195,16 +197,35 @@ class FakeReceiver:
         if registered is None:
             return reply(404, {"error": "not_found"})
         result = self.results.get(push_id)
-        return reply(
-            200,
-            {
-                "id": push_id,
-                "kind": registered["kind"],
-                "folio_number": registered.get("folio_number"),
-                "state": "completed" if result else "registered",
-                "result": result,
-            },
-        )
+        found = {
+            "id": push_id,
+            "kind": registered["kind"],
+            "folio_number": registered.get("folio_number"),
+            "state": "completed" if result else "registered",
+            "result": result,
+        }
+        if self.created_at is not None:
+            found["created_at"] = self.created_at
+        return reply(200, found)
+
+
+class FakeTime:
+    """The client's ``timer`` and ``sleep``: time passes only when the client pauses (or a
+    test moves ``now``), and every pause is recorded in ``sleeps``."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def timer(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
 
 
 def client(gateway: FakeGateway, receiver: FakeReceiver | None = None, **options: Any) -> Client:
@@ -225,14 +246,22 @@ def client(gateway: FakeGateway, receiver: FakeReceiver | None = None, **options
     return Client(**values)
 
 
-def async_client(gateway: FakeGateway, **options: Any) -> AsyncClient:
-    """An :class:`AsyncClient` whose gateway is the fake."""
+def async_client(
+    gateway: FakeGateway, receiver: FakeReceiver | None = None, **options: Any
+) -> AsyncClient:
+    """An :class:`AsyncClient` whose gateway (and receiver, if given) are the fakes."""
     values: dict[str, Any] = {
         "base_url": BASE_URL,
         "username": USERNAME,
         "password": PASSWORD,
         "transport": httpx.MockTransport(gateway.ahandle),
     }
+    if receiver is not None:
+        values.update(
+            receiver_url=RECEIVER_URL,
+            api_token=API_TOKEN,
+            receiver_transport=httpx.MockTransport(receiver.handle),
+        )
     values.update(options)
     return AsyncClient(**values)
 

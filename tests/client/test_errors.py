@@ -306,6 +306,51 @@ def test_a_refused_push_frees_the_terminal_on_the_receiver() -> None:
     assert receiver.patches == [(push_id, {"state": "failed"})]
 
 
+def test_a_push_that_may_have_reached_the_terminal_stays_open_and_names_itself() -> None:
+    """A read timeout leaves the push "sent" (terminal locked); the error names id and folio."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    gateway.push_answers.append(httpx.ReadTimeout("timed out"))
+    with client(gateway, receiver) as sdk, pytest.raises(TransportError) as caught:
+        sdk.sale(**sale_kwargs(folio_number="CAJA1-0042"))
+    [push_id] = receiver.registered
+    assert receiver.patches == [(push_id, {"state": "sent"})]
+    error = caught.value
+    assert (error.retryable, error.push_id, error.folio_number) == (False, push_id, "CAJA1-0042")
+    assert push_id in str(error)
+    assert "reprint by folio CAJA1-0042" in str(error)
+
+
+def test_async_a_push_that_may_have_reached_the_terminal_stays_open_and_names_itself() -> None:
+    """The AsyncClient twin: a read timeout leaves the push "sent", the error names it."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    gateway.push_answers.append(httpx.ReadTimeout("timed out"))
+
+    async def main() -> TransportError:
+        async with async_client(gateway, receiver) as sdk:
+            with pytest.raises(TransportError) as caught:
+                await sdk.sale(**sale_kwargs(folio_number="CAJA1-0043"))
+        return caught.value
+
+    error = anyio.run(main)
+    [push_id] = receiver.registered
+    assert receiver.patches == [(push_id, {"state": "sent"})]
+    assert (error.retryable, error.push_id, error.folio_number) == (False, push_id, "CAJA1-0043")
+    assert "folio CAJA1-0043" in str(error)
+
+
+@pytest.mark.parametrize("answers", ["push_answers", "token_answers"])
+def test_a_push_that_certainly_never_left_frees_the_terminal(answers: str) -> None:
+    """A refused push or a failed token request marks the push failed; the error names it."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    refused = {"push_answers": httpx.ConnectError("connection refused")}
+    getattr(gateway, answers).append(refused.get(answers, httpx.ReadTimeout("timed out")))
+    with client(gateway, receiver) as sdk, pytest.raises(TransportError) as caught:
+        sdk.sale(**sale_kwargs(folio_number="CAJA1-0044"))
+    [push_id] = receiver.registered
+    assert receiver.patches == [(push_id, {"state": "failed"})]
+    assert (caught.value.retryable, caught.value.push_id) == (True, push_id)
+
+
 def test_the_gateways_error_survives_an_unreachable_receiver() -> None:
     """If the receiver is down when the push is refused, the caller still sees code 19."""
     gateway, receiver = FakeGateway(), FakeReceiver()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -171,6 +172,15 @@ def test_cancel_without_an_order_id_is_refused() -> None:
     assert gateway.requests == []
 
 
+@pytest.mark.parametrize("order", [None, 240305120000])
+def test_cancel_with_an_order_id_that_is_not_a_string_is_refused(order: Any) -> None:
+    """cancel(order_id=None) or an int raises RuleError naming order_id, nothing sent."""
+    gateway = FakeGateway()
+    with client(gateway) as sdk, pytest.raises(RuleError, match="order_id"):
+        sdk.cancel(serial_number=SERIAL, store_id="455311", order_id=order)
+    assert gateway.requests == []
+
+
 # -- Smart Accounts, reprints, identifiers ----------------------------------------------------
 
 
@@ -219,6 +229,67 @@ def test_serial_and_store_are_required(serial: str, store: str) -> None:
     with client(gateway) as sdk, pytest.raises(RuleError, match="required"):
         sdk.sale(**sale_kwargs(serial=serial, store_id=store))
     assert gateway.requests == []
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"serial_number": None}, "serial_number"),
+        ({"store_id": None}, "store_id"),
+        ({"serial_number": 821000119}, "serial_number must be a string"),
+        ({"store_id": 455311}, "store_id must be a string"),
+        ({"msi": 3.0}, "msi must be an int"),
+        ({"traceability": "x"}, "traceability must be a dict"),
+        ({"traceability": {"d": Decimal(1)}}, "traceability must hold only JSON values"),
+        ({"traceability": {"n": float("nan")}}, "traceability must hold only JSON values"),
+        ({"folio_number": "   "}, "folio_number is blank"),
+        ({"folio_number": 7}, "folio_number must be a string"),
+    ],
+)
+def test_sale_arguments_of_the_wrong_type_are_refused_naming_them(
+    options: dict[str, Any], named: str
+) -> None:
+    """Ids that are None or numbers, msi=3.0, non-JSON traceability, a blank folio: RuleError."""
+    gateway = FakeGateway()
+    with client(gateway) as sdk, pytest.raises(RuleError, match=named):
+        sdk.sale(**sale_kwargs(**options))
+    assert gateway.requests == []
+
+
+@pytest.mark.parametrize(
+    ("order", "folio", "named"),
+    [("  ", None, "order_id"), (None, " \t ", "folio_number"), (240305120000, None, "order_id")],
+)
+def test_reprint_with_a_blank_or_non_string_id_is_refused_naming_it(
+    order: Any, folio: Any, named: str
+) -> None:
+    """reprint(order_id="  "), a blank folio or an int order id raise RuleError, nothing sent."""
+    gateway = FakeGateway()
+    with client(gateway) as sdk, pytest.raises(RuleError, match=named):
+        sdk.reprint(serial_number=SERIAL, store_id="455311", order_id=order, folio_number=folio)
+    assert gateway.requests == []
+
+
+def test_async_arguments_of_the_wrong_type_are_refused_naming_them() -> None:
+    """The AsyncClient twin refuses store_id=None, msi=3.0 and cancel(order_id=None) too."""
+    gateway = FakeGateway()
+    messages: list[str] = []
+
+    async def main() -> None:
+        async with async_client(gateway) as sdk:
+            calls: list[Callable[[], Awaitable[Any]]] = [
+                lambda: sdk.sale(**sale_kwargs(store_id=None)),
+                lambda: sdk.sale(**sale_kwargs(msi=3.0)),
+                lambda: sdk.cancel(serial_number=SERIAL, store_id="455311", order_id=None),  # type: ignore[arg-type]
+            ]
+            for call in calls:
+                with pytest.raises(RuleError) as caught:
+                    await call()
+                messages.append(str(caught.value))
+
+    anyio.run(main)
+    assert gateway.requests == []
+    assert [m.split(" ", 1)[0] for m in messages] == ["store_id", "msi", "order_id"]
 
 
 def test_a_folio_longer_than_250_characters_is_refused() -> None:

@@ -3,6 +3,7 @@ answer parsing, and turning a receiver's push record into an :class:`Outcome`.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -17,7 +18,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from ..codes import describe
+from ..codes import ReprintState, describe, describe_state
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -65,8 +66,11 @@ TERMINAL_TIMEOUT: Final = 60.0
 DEFAULT_WAIT: Final = TERMINAL_TIMEOUT + 30.0
 RECOVERY_WAIT: Final = 30.0
 #: While the receiver cannot tell (503: its database is down and results wait in its spool; or
-#: it cannot be reached for a moment), how long to pause before asking again.
+#: it cannot be reached for a moment), or a long-poll comes back early (a receiver shutting
+#: down ends them at once), how long to pause before asking again.
 UNAVAILABLE_PAUSE: Final = 1.0
+#: The longest single long-poll: proxies cut requests that stay idle for long.
+LONGEST_POLL: Final = 25.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,11 @@ def check_amount(amount: Any) -> Decimal:
 def check_msi(msi: int | None) -> int | None:
     if msi is None:
         return None
+    if isinstance(msi, bool) or not isinstance(msi, int):
+        raise RuleError(
+            f"msi must be an int, one of 3, 6, 9, 12, 18 (months without interest), "
+            f"got {type(msi).__name__} {msi!r}"
+        )
     if msi not in MSI_MONTHS:
         raise RuleError(f"msi must be one of 3, 6, 9, 12, 18 (months without interest), got {msi}")
     return msi
@@ -189,7 +198,11 @@ def order_date(order_id: str) -> datetime | None:
 
 def check_cancel(order_id: str, now: datetime) -> None:
     """NetPay cancels only the same day, before 20:00 America/Mexico_City, in full."""
-    if not order_id.strip():
+    if order_id is not None and not isinstance(order_id, str):
+        raise RuleError(
+            f"order_id must be a string (the sale's orderId), got {type(order_id).__name__}"
+        )
+    if not order_id or not order_id.strip():
         raise RuleError("order_id is required to cancel")
     local = now.astimezone(MEXICO_CITY)
     if local.hour >= CANCEL_CUTOFF_HOUR:
@@ -226,7 +239,17 @@ def new_push_id() -> str:
 
 
 def traceability_with(push_id: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The caller's ``traceability`` plus our push id; it travels as JSON, so only JSON values."""
+    if extra is not None and not isinstance(extra, Mapping):
+        raise RuleError(f"traceability must be a dict of JSON values, got {type(extra).__name__}")
     trace = dict(extra or {})
+    try:
+        json.dumps(trace, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RuleError(
+            "traceability must hold only JSON values (str, int, float, bool, None, lists and "
+            f"dicts): {exc}"
+        ) from exc
     trace[TRACE_KEY] = push_id
     return trace
 
@@ -296,7 +319,7 @@ def plan_sale(
     months = check_msi(msi)
     serial, store = _ids(serial_number, store_id)
     check_store(settings, serial, store, smart_accounts)
-    folio = folio_number or new_folio(now)
+    folio = _text("folio_number", folio_number, strip=False) or new_folio(now)
     if len(folio) > 250:
         raise RuleError("folio_number is longer than 250 characters")
     push_id = new_push_id()
@@ -328,6 +351,8 @@ def plan_reprint(
     print_ticket: bool,
     smart_accounts: bool,
 ) -> PushPlan:
+    order_id = _text("order_id", order_id)
+    folio_number = _text("folio_number", folio_number, strip=False)
     if bool(order_id) == bool(folio_number):
         raise RuleError("reprint needs exactly one of order_id or folio_number")
     serial, store = _ids(serial_number, store_id)
@@ -361,6 +386,7 @@ def plan_cancel(
     now: datetime,
 ) -> PushPlan:
     check_cancel(order_id, now)
+    order_id = order_id.strip()
     serial, store = _ids(serial_number, store_id)
     check_store(settings, serial, store, smart_accounts)
     push_id = new_push_id()
@@ -380,12 +406,34 @@ def plan_cancel(
 
 
 def _ids(serial_number: str, store_id: str) -> tuple[str, str]:
-    serial, store = str(serial_number).strip(), str(store_id).strip()
+    serial = _string("serial_number", serial_number, " like '0821000119'").strip()
     if not serial:
         raise RuleError("serial_number is required (the 10 digits on the back of the terminal)")
+    store = _string("store_id", store_id, " like '455311'").strip()
     if not store:
         raise RuleError("store_id is required")
     return serial, store
+
+
+def _string(name: str, value: Any, hint: str = "") -> str:
+    """``value`` if it is a string, ``""`` for ``None``; any other type is refused, since
+    ``str()`` would send ``None`` as "None" and a serial number as an int loses its zeros."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RuleError(f"{name} must be a string{hint}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _text(name: str, value: Any, *, strip: bool = True) -> str | None:
+    """An optional identifier: ``None`` when absent (``None`` or ``""``); only blanks are
+    refused, since NetPay would get them as they are."""
+    text = _string(name, value)
+    if not text:
+        return None
+    if not text.strip():
+        raise RuleError(f"{name} is blank: pass the value or leave it out")
+    return text.strip() if strip else text
 
 
 # -- answers ----------------------------------------------------------------------------------
@@ -404,11 +452,45 @@ def redact(text: str | None) -> str | None:
 
 def transport_error(exc: httpx.HTTPError) -> TransportError:
     """Only a request that never left is safe to send again: after a read timeout or a cut
-    connection the terminal may already have the push."""
-    retryable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    connection the terminal may already have the push. A token request that failed either
+    way is safe too: the push behind it was never sent."""
+    retryable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or _for_token(exc)
     if isinstance(exc, httpx.TimeoutException):
         return TransportError(f"NetPay did not answer in time: {exc}", retryable=retryable)
     return TransportError(f"cannot reach NetPay: {exc}", retryable=retryable)
+
+
+def _for_token(exc: httpx.HTTPError) -> bool:
+    try:
+        return exc.request.url.path.endswith(TOKEN_PATH)
+    except RuntimeError:  # raised without its request: assume the worst, it was the push
+        return False
+
+
+def push_failed(exc: Exception) -> bool:
+    """Whether a push that raised ``exc`` certainly never reached the terminal (so the
+    receiver may free the terminal). After a timeout or a cut connection it may have: the push
+    stays open, its own result completes it, and the terminal stays locked until then (or
+    its expiry) so the next push's result cannot be mistaken for it."""
+    return not isinstance(exc, TransportError) or exc.retryable
+
+
+def push_transport_error(plan: PushPlan, exc: TransportError) -> TransportError:
+    """``exc`` naming the push, and when it may have reached the terminal, how to find out."""
+    message = str(exc)
+    if not exc.retryable:
+        named = f"push {plan.push_id}" + (
+            f", folio {plan.folio_number}" if plan.folio_number else ""
+        )
+        advice = (
+            f"a reprint by folio {plan.folio_number} tells its outcome"
+            if plan.folio_number and plan.kind == "sale"
+            else "its result may still arrive at the receiver"
+        )
+        message = f"{message}; {named} may have reached the terminal: {advice}"
+    return TransportError(
+        message, retryable=exc.retryable, push_id=plan.push_id, folio_number=plan.folio_number
+    )
 
 
 def _answer(response: httpx.Response) -> Any:
@@ -566,12 +648,42 @@ _STATUS: Final = {
     "reversed": OutcomeStatus.REVERSED,
     "pending_reversal": OutcomeStatus.PENDING_REVERSAL,
 }
+#: States whose cashier message is the state's, whatever the response code says.
+_STATE_SAYS: Final = {
+    OutcomeStatus.CANCELLED: ReprintState.CANCELLED,
+    OutcomeStatus.REVERSED: ReprintState.REVERSED,
+    OutcomeStatus.PENDING_REVERSAL: ReprintState.PENDING_REVERSAL,
+}
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def answered_after(push: Mapping[str, Any]) -> float | None:
+    """Seconds from the push's registration to its result's arrival, both by the receiver's
+    clock; ``None`` when the record does not tell."""
+    created = _moment(push.get("created_at"))
+    result = push.get("result") or {}
+    transaction = result.get("transaction") or {}
+    # A reprint's transaction is the older sale's: its received_at precedes the push.
+    for text in (transaction.get("received_at"), push.get("completed_at")):
+        arrived = _moment(text)
+        if created is not None and arrived is not None and arrived >= created:
+            return (arrived - created).total_seconds()
+    return None
 
 
 def outcome_from_push(
     push: Mapping[str, Any], *, elapsed: float, recovered: bool = False
 ) -> Outcome:
-    """Turn the receiver's ``GET /api/pushes/{id}`` answer into an :class:`Outcome`."""
+    """Turn the receiver's ``GET /api/pushes/{id}`` answer into an :class:`Outcome`.
+
+    ``elapsed`` (seconds since the push) stands in for when the result arrived only if the
+    record does not say (its ``created_at`` and the result's ``received_at``)."""
     result = push.get("result")
     if push.get("state") != "completed" or not result:
         return Outcome(
@@ -588,14 +700,18 @@ def outcome_from_push(
     code = body.get("responseCode") or tx.get("response_code")
     status_text = result.get("status") or "declined"
     if status_text == "user_cancelled":
+        arrived = answered_after(push)
         status = (
             OutcomeStatus.TIMED_OUT
-            if elapsed >= TERMINAL_TIMEOUT - 5
+            if (elapsed if arrived is None else arrived) >= TERMINAL_TIMEOUT - 5
             else OutcomeStatus.CANCELLED_BY_USER
         )
     else:
         status = _STATUS.get(status_text, OutcomeStatus.DECLINED)
     info = describe(code, body.get("message"))
+    if status in _STATE_SAYS or (status is OutcomeStatus.DECLINED and info.approved):
+        # On a reprint the code is the original sale's ("00"); the state is what holds now.
+        info = describe_state(_STATE_SAYS.get(status, ReprintState.DECLINED))
     amount = tx.get("amount") or body.get("amount")
     try:
         value = (
@@ -648,13 +764,22 @@ def unknown_push(plan: PushPlan) -> dict[str, Any]:
             "state": "unknown"}  # fmt: skip
 
 
-def wait_slices(total: float, *, longest: float = 25.0) -> list[float]:
-    """Long-poll in slices (proxies cut idle requests): 70 s -> [25, 25, 20]."""
-    slices = []
-    while total > 0:
-        slices.append(min(total, longest))
-        total -= longest
-    return slices
+def is_completed(push: Mapping[str, Any] | None) -> bool:
+    return push is not None and push.get("state") == "completed"
+
+
+def poll_seconds(left: float) -> float:
+    """How long the next long-poll may hold: what is left of the wait, at most a slice."""
+    return min(max(left, 0.0), LONGEST_POLL)
+
+
+def pause_after(asked: float, took: float, left: float) -> float:
+    """The pause before the next poll. None after a long-poll that held as long as asked; after
+    one that came back early (a receiver shutting down, 503, unreachable) a short one: the wait
+    lasts until its deadline without spinning."""
+    if left <= 0 or took >= asked:
+        return 0.0
+    return min(UNAVAILABLE_PAUSE, left)
 
 
 def expiry(token: Token, now: datetime) -> datetime:

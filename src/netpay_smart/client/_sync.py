@@ -16,21 +16,24 @@ from ._auth import StoredToken, TokenAuth, TokenStore
 from ._base import (
     DEFAULT_WAIT,
     RECOVERY_WAIT,
-    UNAVAILABLE_PAUSE,
     ClientSettings,
     Outcome,
     PushPlan,
+    is_completed,
     outcome_from_push,
     parse_push,
+    pause_after,
     plan_cancel,
     plan_reprint,
     plan_sale,
+    poll_seconds,
     push_answer,
+    push_failed,
     push_request,
+    push_transport_error,
     transport_error,
     unknown_push,
     utcnow,
-    wait_slices,
 )
 
 __all__ = ["Client", "Push"]
@@ -62,6 +65,9 @@ class Client:
     ...             receiver_url="http://127.0.0.1:8000", api_token="...") as client:
     ...     outcome = client.sale(serial_number="0821000119", store_id="455311",
     ...                           amount=Decimal("1.01"), wait=True)   # doctest: +SKIP
+
+    ``clock`` (the wall time NetPay's rules go by), ``timer`` and ``sleep`` (how waiting for a
+    result measures and passes time) are there for tests to replace.
     """
 
     def __init__(
@@ -81,6 +87,8 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         receiver_transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
+        timer: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = ClientSettings.from_options(
             base_url=base_url,
@@ -95,6 +103,7 @@ class Client:
             timeout=timeout,
         )
         self._clock = clock
+        self._timer, self._sleep = timer, sleep  # how waits are measured and paused
         self.auth = TokenAuth(
             base_url=self.settings.base_url,
             auth_string=self.settings.auth_string,
@@ -271,20 +280,23 @@ class Client:
                     code="terminal_busy",
                 )
             self._busy.add(plan.serial_number)
-        started = time.monotonic()
+        started = self._timer()
         try:
             if self._receiver is not None:
                 self._register(plan, timeout + RECOVERY_WAIT)
             try:
                 parse_push(self._send(push_request(self.settings, plan), auth=self.auth))
-            except Exception:
+            except Exception as exc:
                 if self._receiver is not None:
-                    # Free the terminal; if the receiver is unreachable too, the push expires
-                    # there by itself, and the caller still gets the gateway's error.
+                    # Free the terminal only if the push never reached it; if the receiver is
+                    # unreachable too, the push expires there by itself.
+                    state = "failed" if push_failed(exc) else "sent"
                     with contextlib.suppress(TransportError):
                         self._receiver_call(
-                            "PATCH", f"/api/pushes/{plan.push_id}", json={"state": "failed"}
+                            "PATCH", f"/api/pushes/{plan.push_id}", json={"state": state}
                         )
+                if isinstance(exc, TransportError):
+                    raise push_transport_error(plan, exc) from exc
                 raise
             push = Push(self, plan, started)
             return push.wait(timeout) if wait else push
@@ -293,37 +305,36 @@ class Client:
                 self._busy.discard(plan.serial_number)
 
     def _poll(self, push_id: str, seconds: float) -> dict[str, Any] | None:
-        """The push, long-polled up to ``seconds``; ``None`` if the receiver could not tell
-        within them (503 or unreachable: asked again every ``UNAVAILABLE_PAUSE``)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                response = self._receiver_call(
-                    "GET",
-                    f"/api/pushes/{push_id}",
-                    params={"wait": f"{seconds:.3f}"},
-                    timeout=seconds + 10,
-                )
-                found = push_answer(push_id, response.status_code, response.json)
-            except TransportError:
-                found = None
-            left = deadline - time.monotonic()
-            if found is not None or left <= 0:
-                return found
-            time.sleep(min(UNAVAILABLE_PAUSE, left))
-            seconds = max(deadline - time.monotonic(), 0.0)
+        """The push, long-polled up to ``seconds``; ``None`` if the receiver cannot tell now
+        (503: its database is down; or unreachable)."""
+        try:
+            response = self._receiver_call(
+                "GET",
+                f"/api/pushes/{push_id}",
+                params={"wait": f"{seconds:.3f}"},
+                timeout=seconds + 10,
+            )
+            return push_answer(push_id, response.status_code, response.json)
+        except TransportError:
+            return None
 
     def _wait_for(self, push_id: str, seconds: float) -> dict[str, Any] | None:
-        found = self._poll(push_id, 0)
-        for piece in wait_slices(seconds):
-            if found is not None and found["state"] == "completed":
-                break
-            found = self._poll(push_id, piece) or found
-        return found
+        """Poll until the push completes or ``seconds`` have passed, however early polls end."""
+        deadline = self._timer() + seconds
+        found = None
+        while True:
+            asked, began = poll_seconds(deadline - self._timer()), self._timer()
+            found = self._poll(push_id, asked) or found
+            now = self._timer()
+            if is_completed(found) or now >= deadline:
+                return found
+            pause = pause_after(asked, now - began, deadline - now)
+            if pause:
+                self._sleep(pause)
 
     def _wait(self, plan: PushPlan, started: float, timeout: float, *, recover: bool) -> Outcome:
         self.settings.require_receiver()
-        remaining = max(timeout - (time.monotonic() - started), 0.0)
+        remaining = max(timeout - (self._timer() - started), 0.0)
         found = self._wait_for(plan.push_id, remaining) or unknown_push(plan)
         recovered = False
         if found["state"] != "completed" and recover and plan.kind == "sale":
@@ -331,7 +342,7 @@ class Client:
             if recovered:
                 found = self._wait_for(plan.push_id, RECOVERY_WAIT) or found
         recovered = recovered and found["state"] == "completed"
-        return outcome_from_push(found, elapsed=time.monotonic() - started, recovered=recovered)
+        return outcome_from_push(found, elapsed=self._timer() - started, recovered=recovered)
 
     def _recover(self, plan: PushPlan) -> bool:
         """Ask the terminal for the sale's status: a reprint by folio, no ticket."""
