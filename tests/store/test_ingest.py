@@ -285,6 +285,60 @@ def test_reprint_state_survives_the_late_original(store: Store, module: str, sta
     assert bool(row.cancelled) is (status == "cancelled")
 
 
+@pytest.mark.parametrize(
+    ("modules", "status", "approved"),
+    [
+        (("RV", "C"), "reversed", False),
+        (("C", "RV"), "reversed", False),
+        (("RV", "PRV"), "reversed", False),
+        (("PRV", "RV"), "reversed", False),
+        (("PRV", "C"), "pending_reversal", False),
+        (("V", "C"), "cancelled", True),
+        (("C", "V"), "cancelled", True),
+        (("RV", "V"), "reversed", False),
+        (("C", "D"), "declined", False),
+        (("D", "C"), "approved", True),
+    ],
+)
+def test_reprints_in_any_order_leave_the_state_furthest_back(
+    store: Store, modules: tuple[str, str], status: str, approved: bool
+) -> None:
+    """Reprints reporting states in either order leave the sale in the one its money went
+    furthest back to (reversed and cancelled stay, pending reversal only gives way to them);
+    ``approved`` always agrees with that state."""
+    deliver(store, real_sale())
+    for n, module in enumerate(modules):
+        # Two reprints of one sale differ in more than the module (rePrintDate, the app).
+        deliver(store, reprint_of(real_sale(), module, rePrintDate=f"1.3.{n}"))
+
+    [row] = tx_rows(store)
+    assert (row.status, bool(row.approved), row.reprint_count) == (status, approved, 2)
+    kept = modules[1] if modules_status(modules[1]) == status else modules[0]
+    assert row.reprint_module == kept
+    found = store.get_transaction(ORDER)
+    assert found is not None
+    assert (found["status"], found["approved"]) == (status, approved)
+
+
+def modules_status(module: str) -> str:
+    """The status a reprintModule reports on its own."""
+    return {"C": "approved", "V": "cancelled", "RV": "reversed", "PRV": "pending_reversal",
+            "D": "declined"}[module]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["RV", "PRV"])
+def test_a_reversal_reported_before_the_original_leaves_it_not_approved(
+    store: Store, module: str
+) -> None:
+    """The original approved sale arriving after a reprint that reported its reversal keeps
+    the reversal, and ``approved`` false with it (the money did not stay)."""
+    deliver(store, reprint_of(real_sale(), module))
+    deliver(store, real_sale())
+
+    [row] = tx_rows(store)
+    assert (row.status, bool(row.approved)) == (modules_status(module), False)
+
+
 # -- cancellations ----------------------------------------------------------------------------
 
 

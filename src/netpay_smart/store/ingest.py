@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 from sqlalchemy import (
@@ -582,9 +582,12 @@ def _apply_result(
     if existing.source == "reprint":
         # The row was built from a reprint; this is the original result: fill it in, but keep
         # the state the (later) reprint reported when it says the money moved back.
-        keep = existing.status in (Status.CANCELLED, Status.REVERSED, Status.PENDING_REVERSAL)
+        keep = _RANK.get(Status(existing.status), 0) > 0
+        if keep:
+            status = existing.status
         values.update(
-            status=existing.status if keep else status,
+            status=status,
+            approved=_approved(Status(status)),
             cancelled=bool(existing.cancelled) or cancelled,
             source="result",
             first_delivery_id=delivery_id,
@@ -629,6 +632,26 @@ def _key_by_folio(connection: Connection, normalised: Normalised) -> str:
     )
 
 
+# How far a sale's money has gone back. A reprint reports the state when it was printed, and
+# reprints arrive in any order: the state never goes back down (a reversal reported after a
+# reprint that said "approved" stands, whichever arrives last).
+_RANK: Final = {Status.PENDING_REVERSAL: 1, Status.REVERSED: 2, Status.CANCELLED: 2}
+
+
+def _later_state(current: str, reported: Status) -> Status:
+    """The state a sale is in once a reprint reported ``reported``: the further one back;
+    between approved and declined (neither moved back), the one reported last."""
+    now = Status(current)
+    rank, reported_rank = _RANK.get(now, 0), _RANK.get(reported, 0)
+    return reported if reported_rank > rank or reported_rank == rank == 0 else now
+
+
+def _approved(status: Status) -> bool:
+    """Whether a sale in ``status`` was approved: a cancelled one was, a reversed one not
+    (the money never stayed with the merchant)."""
+    return status in (Status.APPROVED, Status.CANCELLED)
+
+
 def _apply_reprint(
     connection: Connection,
     normalised: Normalised,
@@ -651,7 +674,7 @@ def _apply_reprint(
         row.update(
             key=key,
             status=str(status),
-            approved=status is Status.APPROVED or status is Status.CANCELLED,
+            approved=_approved(status),
             cancelled=status is Status.CANCELLED,
             reprint_count=1,
             delivery_count=1,
@@ -665,14 +688,17 @@ def _apply_reprint(
             return "reprint", key
         existing = _select_tx(connection, key)
         assert existing is not None
-    cancelled = bool(existing.cancelled) or status is Status.CANCELLED
+    state = Status.CANCELLED if existing.cancelled else _later_state(existing.status, status)
     update_row(
         connection,
         transactions,
         {
-            "status": str(Status.CANCELLED) if cancelled else str(status),
-            "cancelled": cancelled,
-            "reprint_module": result.reprint_module or existing.reprint_module,
+            "status": str(state),
+            "approved": _approved(state),
+            "cancelled": state is Status.CANCELLED,
+            # The module of the state kept, not of a reprint that reported an earlier one.
+            "reprint_module": (result.reprint_module if state is status else None)
+            or existing.reprint_module,
             "updated_at": now,
         },
         key=key,

@@ -494,7 +494,7 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
             if row.status == "approved" and row.business_hour is not None:
                 hours[row.business_hour][0] += row.n
                 hours[row.business_hour][1] += row.cents
-            if not row.approved:
+            if _STATUS_BUCKET.get(row.status) == "declined":  # not a reversal's "00"
                 found = declines.setdefault(row.response_code, [row.message, 0])
                 found[0] = max(found[0] or "", row.message or "") or None
                 found[1] += row.n
