@@ -325,3 +325,17 @@ def test_daily_report_fixture_rows_are_as_expected(store: Store) -> None:
     counts = {item["order_id"]: (item["delivery_count"], item["reprint_count"]) for item in items}
     assert counts["A2"] == (2, 0)
     assert counts["A3"] == (2, 1)
+
+
+def test_a_sale_reversed_by_a_reprint_is_no_decline_reason(store: Store) -> None:
+    """A sale a reprint reports reversed counts under ``reversed``, and its ``00`` is not
+    listed among the decline reasons (it was never declined)."""
+    approved = sale("R-1")
+    deliver(store, approved)
+    deliver(store, reprint_of(approved, "RV"))
+
+    report = store.daily_report(DAY)
+
+    assert report["totals"]["reversed"] == {"count": 1, "amount": "200.00"}
+    assert report["totals"]["approved"]["count"] == 0
+    assert report["decline_reasons"] == []
