@@ -35,6 +35,8 @@ _GROUPED: Final = re.compile(
     rb"(?:(?P=s)[0-9]{1,3})?(?![0-9])"
     rb"|(?<![0-9])[0-9]{4}(?P<t>[ -])[0-9]{6}(?P=t)[0-9]{4,5}(?![0-9])"
 )
+# A digit written as a JSON escape ("\u0034" is "4"), not preceded by a backslash of its own.
+_DIGIT_ESCAPE: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\u003([0-9])")
 # The bytes a JSON number is made of.
 _NUMBER_BYTES: Final = frozenset(bytes([b]) for b in b"0123456789.-+eE")
 
@@ -150,6 +152,20 @@ def _hex_sign(body: bytes) -> tuple[int, int]:
 
 
 def mask_pans(body: bytes) -> tuple[bytes, int]:
+    """Mask every Luhn-valid 13–19 digit card number outside ``hexSign`` (see
+    :func:`_mask_pans`), digits written as JSON escapes (``"4111\\u00311111…"``) too: such a
+    body is kept with those digits written plainly, the same JSON, when that reveals a card
+    number, and as it came otherwise."""
+    if b"\\u003" in body:
+        plain = _DIGIT_ESCAPE.sub(rb"\1\2", body)
+        if plain != body:
+            masked, count = _mask_pans(plain)
+            if count:
+                return masked, count
+    return _mask_pans(body)
+
+
+def _mask_pans(body: bytes) -> tuple[bytes, int]:
     """Mask every Luhn-valid 13–19 digit card number outside ``hexSign``, in one run or in
     printed groups; returns (body, count).
 

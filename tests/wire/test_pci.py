@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +64,32 @@ def test_order_ids_dates_and_the_signature_are_not_cards() -> None:
         }
     ).encode()
     assert mask_pans(body) == (body, 0)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "4111\\u003111111111111",  # one digit escaped
+        "\\u0034\\u0031\\u0031\\u0031111111111111",  # several
+        "41111111\\u00311111111",  # in the middle
+    ],
+)
+def test_a_card_number_with_digits_written_as_escapes_is_masked(written: str) -> None:
+    """Digits written as JSON escapes (``\\u0031`` is "1") hide no card number: the body is
+    kept with them written plainly (the same JSON) and the number masked to its last four."""
+    body = ('{"cardNumber":"9493","traceability":{"nota":"' + written + '"}}').encode()
+    masked, count = mask_pans(body)
+
+    assert count == 1
+    assert json.loads(masked)["traceability"]["nota"] == "************1111"
+    assert b"\\u003" not in masked
+
+
+def test_escaped_digits_that_are_no_card_number_stay_as_they_came() -> None:
+    """Escaped digits that make no card number, and an escaped backslash before "u0034"
+    (which is no escape), leave the body byte for byte."""
+    for body in (
+        b'{"folioNumber":"F\\u00312"}',
+        b'{"nota":"\\\\u0034111111111111111"}',
+    ):
+        assert mask_pans(body) == (body, 0)
