@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gc
+import io
 import json
 import re
 import time
@@ -90,13 +92,12 @@ def test_every_api_route_answers_401_without_the_right_token(unlimited: Live) ->
 
 
 def test_too_many_failed_attempts_get_429_until_the_window_passes(database_url: str) -> None:
-    """After the limit of wrong tokens and secrets, the client gets 429 even with the right
-    token; the count is shared by the API, the dashboard sign-in and the webhook secret."""
+    """After the limit of wrong tokens, the client gets 429 even with the right token; the
+    API and the dashboard sign-in count together (they guess the same token)."""
     with live_receiver(database_url, auth_failure_limit=5) as small:
-        for _ in range(2):
+        for _ in range(3):
             assert small.bare.get("/api/transactions").status_code == 401
         assert small.bare.post("/session", json={"token": "nope"}).status_code == 401
-        assert small.bare.post("/webhook/not-the-secret-at-all", content=b"{}").status_code == 404
         assert (
             small.bare.get("/api/deliveries", headers={"authorization": "Bearer x"}).status_code
             == 401
@@ -105,9 +106,24 @@ def test_too_many_failed_attempts_get_429_until_the_window_passes(database_url: 
         assert refused.status_code == 429
         assert refused.json()["error"] == "too_many_failures"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
-        assert small.bare.post("/webhook/still-wrong-secret", content=b"{}").status_code == 429
-        # The webhook with the right secret still stores results: terminals are not locked out.
+        assert small.bare.post("/session", json={"token": TOKEN}).status_code == 429
+        # Terminals are not locked out: wrong webhook addresses count apart, and the right
+        # one still stores results.
+        assert small.bare.post("/webhook/not-the-secret-at-all", content=b"{}").status_code == 404
         assert small.post(sale_body("limited-1")).status_code == 200
+
+
+def test_wrong_webhook_addresses_lock_the_webhook_not_the_api(database_url: str) -> None:
+    """A terminal posting to a wrong (say, retired) webhook address gets 429 after the limit;
+    the POS behind the same address still reaches the API with its token, and the right
+    address still stores results."""
+    with live_receiver(database_url, auth_failure_limit=5) as small:
+        for n in range(5):
+            answer = small.bare.post(f"/webhook/old-secret-{n}", content=b"{}")
+            assert answer.status_code == 404
+        assert small.bare.post("/webhook/old-secret", content=b"{}").status_code == 429
+        assert small.api.get("/api/transactions").status_code == 200
+        assert small.post(sale_body("limited-2")).status_code == 200
         assert 'netpay_webhook_requests_total{status="429"} 1' in small.bare.get("/metrics").text
 
 
@@ -450,3 +466,43 @@ def test_bad_query_parameters_are_400(live: Live) -> None:
         assert answer.status_code == 400, query
         assert answer.json()["error"] == "bad_request"
     assert live.api.get("/api/reports/daily?date=2024-13-01").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("/api/transactions?status=aproved", "status"),
+        ("/api/transactions?status=cancelled_by_user", "status"),
+        ("/api/transactions?kind=reprint", "kind"),
+        ("/api/transactions?format=xml", "format"),
+        ("/api/deliveries?outcome=bogus", "outcome"),
+        ("/api/deliveries?kind=refund", "kind"),
+    ],
+)
+def test_a_filter_value_that_does_not_exist_is_400_naming_the_choices(
+    live: Live, url: str, named: str
+) -> None:
+    """A filter value outside its choices (a typo) is a 400 that lists them, not an empty
+    page that reads as "nothing today"."""
+    answer = live.api.get(url)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "bad_request"
+    assert answer.json()["message"].startswith(f"{named} must be one of: ")
+    assert live.api.get(url.split("=")[0] + "=").status_code == 200  # empty: no filter
+
+
+def test_csv_cells_that_begin_like_a_formula_are_kept_as_text(live: Live) -> None:
+    """A folio or message that begins like a spreadsheet formula is exported with a leading
+    apostrophe (Excel shows it, never runs it); amounts stay numbers."""
+    body = json.loads(sale_body("csv-1"))
+    body.update(folioNumber='=HYPERLINK("http://x","y")', message="@SUM(1+1)")
+    assert live.post(json.dumps(body).encode()).content == ACK
+    wait_until(live.transactions, lambda found: len(found) == 1, what="the sale processed")
+
+    answer = live.api.get("/api/transactions", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+    assert [row["folio_number"] for row in rows] == ['\'=HYPERLINK("http://x","y")']
+    assert [row["message"] for row in rows] == ["'@SUM(1+1)"]
+    assert [row["amount"] for row in rows] == ["200.00"]

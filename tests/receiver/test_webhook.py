@@ -241,6 +241,7 @@ def test_get_on_the_webhook_is_405(live: Live) -> None:
         assert answer.json()["error"] == "method_not_allowed"
     assert live.bare.get("/webhook/" + "x" * 20).status_code == 404
     assert live.deliveries() == []
+    assert 'netpay_webhook_requests_total{status="405"} 3' in live.bare.get("/metrics").text
 
 
 def test_two_secrets_during_a_rotation_are_both_accepted(database_url: str) -> None:

@@ -11,6 +11,7 @@ import io
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -20,7 +21,9 @@ from starlette.responses import Response, StreamingResponse
 
 from ..errors import TerminalBusyError
 from ..store import PushRequest, Store, TransactionFilter
+from ..store.ingest import OUTCOMES
 from ..store.notify import Hub
+from ..wire import Kind, Status
 from .ops import AuthFailures
 
 __all__ = ["Api", "json_response"]
@@ -79,6 +82,21 @@ def _date(raw: str | None, name: str = "date") -> date | None:
     except ValueError as exc:
         raise BadRequestError(f"{name} must be a date like 2024-03-05") from exc
 
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """A filter that takes one of ``allowed``: a value outside them is a typo (``aproved``),
+    refused rather than answered with an empty list that reads as "none today"."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise BadRequestError(f"{name} must be one of: {', '.join(allowed)}")
+    return raw
+
+
+TX_STATUSES = tuple(str(s) for s in Status if s is not Status.NONE)
+TX_KINDS = (str(Kind.SALE), str(Kind.CANCELLATION))
+DELIVERY_KINDS = tuple(str(k) for k in Kind)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -182,12 +200,12 @@ class Api:
             store_id=q.get("store_id") or None,
             terminal_id=q.get("terminal_id") or None,
             date=_date(q.get("date")),
-            status=q.get("status") or None,
+            status=_choice(request, "status", TX_STATUSES),
             folio=q.get("folio") or None,
-            kind=q.get("kind") or None,
+            kind=_choice(request, "kind", TX_KINDS),
             order_id=q.get("order_id") or None,
         )
-        if q.get("format") == "csv":
+        if _choice(request, "format", ("json", "csv")) == "csv":
             rows = await self._run(lambda: list(self._store.iter_transactions(filters)))
             name = f"transacciones-{filters.date or 'todas'}.csv"
             return Response(
@@ -211,11 +229,10 @@ class Api:
         return json_response(found)
 
     async def deliveries(self, request: Request) -> Response:
-        q = request.query_params
         page = await self._run(
             self._store.list_deliveries,
-            outcome=q.get("outcome") or None,
-            kind=q.get("kind") or None,
+            outcome=_choice(request, "outcome", OUTCOMES),
+            kind=_choice(request, "kind", DELIVERY_KINDS),
             limit=_int(request, "limit", 50, 1, 500),
             before_id=_int(request, "cursor", None, 1, 2**62),
         )
@@ -354,7 +371,26 @@ def csv_row(item: dict[str, Any]) -> list[Any]:
     card = item.get("card") or {}
     flat = {**item, "card_brand": card.get("brand"), "card_type": card.get("type"),
             "card_last4": card.get("last4")}  # fmt: skip
-    return ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
+    return [_cell(flat.get(c)) for c in CSV_COLUMNS]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a folio or a message the terminal sent that
+    begins like a formula (``=HYPERLINK(…)``) gets a leading apostrophe, so Excel does not run
+    it. Amounts (``"-5.00"``) stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            number = Decimal(value).is_finite()
+        except ArithmeticError:
+            number = False
+        if not number:
+            return "'" + value
+    return value
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:

@@ -48,8 +48,13 @@ class Receiver:
         self.settings = settings
         self.store = store
         self.metrics = Metrics()
-        # Shared: a wrong secret, a wrong API token and a wrong dashboard token count alike.
-        self.failures = AuthFailures(limit=settings.auth_failure_limit or 10**9)
+        # A wrong API token and a wrong dashboard token guess the same secret: they count
+        # together. Wrong webhook addresses count apart: in a shop the terminals and the POS
+        # share one public address, and a terminal still posting to an address retired by a
+        # rotation must not lock the POS out of the API while a cashier waits for a result.
+        limit = settings.auth_failure_limit or 10**9
+        self.failures = AuthFailures(limit=limit)
+        self.webhook_failures = AuthFailures(limit=limit)
         self._hub: Hub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.webhook = Webhook(
@@ -58,7 +63,7 @@ class Receiver:
             max_body_size=settings.max_body_size,
             metrics=self.metrics,
             clock=clock,
-            failures=self.failures,
+            failures=self.webhook_failures,
             sealer=settings.sealer(),
         )
         api = Api(
@@ -165,7 +170,10 @@ class Receiver:
             body["database_reachable"] = True
         except Exception as exc:
             body["database_reachable"] = False
-            body["detail"] = str(exc)[:200]
+            # Open to anyone: the kind of failure, not the driver's text (host, port, database
+            # name, user). The operator reads that in the log.
+            body["detail"] = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            log.info("readyz: the database did not answer: %s", str(exc)[:500])
         spool, problem = self.store.spool, None
         if spool is not None:
             problem = await anyio.to_thread.run_sync(spool.probe)

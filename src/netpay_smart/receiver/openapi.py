@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..store.ingest import OUTCOMES
+from .api import DELIVERY_KINDS, TX_KINDS, TX_STATUSES
+
 __all__ = ["openapi"]
 
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$", "examples": ["150.50"]}
@@ -99,6 +102,8 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def openapi(version: str) -> dict[str, Any]:
     """The document served at ``/openapi.json``."""
+    page_or_csv = _json(_page, "a page; with format=csv, every match as a CSV file")
+    page_or_csv["content"]["text/csv"] = {"schema": {"type": "string"}}
     paging = [
         _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
         _q("cursor", {"type": "integer", "minimum": 1}, "next_cursor of the previous page"),
@@ -154,13 +159,14 @@ def openapi(version: str) -> dict[str, Any]:
                         _q("store_id", {"type": "string"}, "store"),
                         _q("terminal_id", {"type": "string"}, "terminal serial"),
                         _q("date", {"type": "string", "format": "date"}, "business day, CDMX"),
-                        _q("status", {"type": "string"}, "approved, declined, ..."),
+                        _q("status", {"enum": list(TX_STATUSES)}, "the transaction's state"),
                         _q("folio", {"type": "string"}, "folio number"),
-                        _q("kind", {"type": "string"}, "sale or cancellation"),
+                        _q("kind", {"enum": list(TX_KINDS)}, "sale or cancellation"),
                         _q("order_id", {"type": "string"}, "order id"),
+                        _q("format", {"enum": ["json", "csv"]}, "csv: every match, a file"),
                         *paging,
                     ],
-                    "responses": {"200": _json(_page, "a page"), **_400, **_401},
+                    "responses": {"200": page_or_csv, **_400, **_401},
                 }
             },
             "/api/transactions/{order_id}": {
@@ -185,8 +191,8 @@ def openapi(version: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Every body received, duplicates and bad ones included",
                     "parameters": [
-                        _q("outcome", {"type": "string"}, "new, duplicate, conflict, ..."),
-                        _q("kind", {"type": "string"}, "sale, reprint, probe, ..."),
+                        _q("outcome", {"enum": list(OUTCOMES)}, "what processing made of it"),
+                        _q("kind", {"enum": list(DELIVERY_KINDS)}, "what the body is"),
                         *paging,
                     ],
                     "responses": {"200": _json({"type": "object"}, "a page"), **_400, **_401},

@@ -17,9 +17,10 @@ __all__ = ["AuthFailures", "Metrics", "RedactWebhookSecret", "install_log_redact
 class AuthFailures:
     """Failed authentications per client address, in a sliding window.
 
-    A client with ``limit`` failures (wrong API token, wrong dashboard token, wrong webhook
-    secret) within ``window`` seconds is refused with 429 until the window has passed, so a
-    secret cannot be guessed by trying. Bounded: the oldest clients are forgotten first.
+    A client with ``limit`` failures (a wrong API or dashboard token; the receiver counts wrong
+    webhook secrets apart) within ``window`` seconds is refused with 429 until the window has
+    passed, so a secret cannot be guessed by trying. Bounded: the oldest clients are forgotten
+    first.
 
     >>> failures = AuthFailures(limit=2, window=60, clock=lambda: 0.0)
     >>> failures.failed("10.0.0.9"); failures.failed("10.0.0.9"); failures.retry_after("10.0.0.9")

@@ -102,6 +102,7 @@ class Webhook:
             await _answer(send, 404, _error("not_found", "unknown webhook address"))
             return
         if scope["method"] != "POST":
+            self._metrics.count_request(405)
             await _answer(
                 send,
                 405,

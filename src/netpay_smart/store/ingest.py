@@ -93,6 +93,8 @@ _OPEN_STATES = ("registered", "sent", "expired")
 
 #: The outcomes of a delivery whose body counts as seen: the same body again is a re-delivery.
 _SEEN_OUTCOMES = ("new", "reprint", "duplicate", "conflict")
+#: Every outcome a stored delivery can have (``pending`` until it is processed).
+OUTCOMES = ("pending", *_SEEN_OUTCOMES, "probe", "unrecognised", "invalid", "too_large", "error")
 
 
 @dataclass(slots=True)
