@@ -16,7 +16,7 @@ import pytest
 
 from netpay_smart._pci import mask_pans
 from netpay_smart.client import ENVIRONMENTS, Client, OutcomeStatus, Push
-from netpay_smart.client._base import outcome_from_push
+from netpay_smart.client._base import outcome_from_push, plan_recovery, plan_sale
 from netpay_smart.errors import ConfigurationError, RuleError
 from netpay_smart.sandbox import ManualClock
 from netpay_smart.wire import MEXICO_CITY
@@ -370,6 +370,24 @@ def test_smart_accounts_and_no_ticket_flags_are_sent_as_documented() -> None:
     assert "isSmartAccounts" not in plain
     assert "disablePrintAnimation" not in plain
     assert set(plain) == {"traceability", "amount", "serialNumber", "storeId", "folioNumber"}
+
+
+@pytest.mark.parametrize("smart_accounts", [True, False])
+def test_the_recovery_reprint_asks_the_store_the_sale_was_made_for(smart_accounts: bool) -> None:
+    """The reprint by folio that recovers a lost result carries the sale's store and its
+    isSmartAccounts: without it the terminal looks in its default store, not the sale's."""
+    with client(FakeGateway()) as sdk:
+        settings = sdk.settings
+    sale = plan_sale(
+        settings, **sale_kwargs(smart_accounts=smart_accounts, print_ticket=True),
+        folio_number="F-77", traceability=None, msi=None, now=datetime(2026, 12, 7, 17, tzinfo=UTC),
+    )  # fmt: skip
+    body = json.loads(plan_recovery(settings, sale).body)
+
+    assert (body["serialNumber"], body["storeId"]) == (sale.serial_number, sale.store_id)
+    assert (body["orderId"], body["folioId"]) == ("", "F-77")
+    assert body.get("isSmartAccounts") == ("true" if smart_accounts else None)
+    assert body["disablePrintAnimation"] is True
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -271,6 +271,7 @@ class PushPlan:
     order_id: str | None = None
     amount: Decimal | None = None
     traceability: dict[str, Any] = field(default_factory=dict)
+    smart_accounts: bool = False  # sent with isSmartAccounts: the store chosen, not the default
 
     def registration(self, ttl: float, *, exclusive: bool = True) -> dict[str, Any]:
         """Body of ``POST /api/pushes`` on the receiver."""
@@ -336,8 +337,24 @@ def plan_sale(
     )
     return PushPlan(
         "sale", PUSH_PATH + "sale", encode_push(request), push_id, serial, store,
-        folio_number=folio, amount=value, traceability=trace,
+        folio_number=folio, amount=value, traceability=trace, smart_accounts=smart_accounts,
     )  # fmt: skip
+
+
+def plan_recovery(settings: ClientSettings, sale: PushPlan) -> PushPlan:
+    """The reprint by folio that asks the terminal what became of ``sale``, no ticket. With the
+    sale's store and Smart Accounts flag: without the flag a reprint looks in the terminal's
+    default store, and a sale made for another store of the group is not found there."""
+    return plan_reprint(
+        settings,
+        serial_number=sale.serial_number,
+        store_id=sale.store_id,
+        order_id=None,
+        folio_number=sale.folio_number,
+        traceability=None,
+        print_ticket=False,
+        smart_accounts=sale.smart_accounts,
+    )
 
 
 def plan_reprint(

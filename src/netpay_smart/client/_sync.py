@@ -24,6 +24,7 @@ from ._base import (
     parse_push,
     pause_after,
     plan_cancel,
+    plan_recovery,
     plan_reprint,
     plan_sale,
     poll_seconds,
@@ -346,16 +347,7 @@ class Client:
 
     def _recover(self, plan: PushPlan) -> bool:
         """Ask the terminal for the sale's status: a reprint by folio, no ticket."""
-        recovery = plan_reprint(
-            self.settings,
-            serial_number=plan.serial_number,
-            store_id=plan.store_id,
-            order_id=None,
-            folio_number=plan.folio_number,
-            traceability=None,
-            print_ticket=False,
-            smart_accounts=False,
-        )
+        recovery = plan_recovery(self.settings, plan)
         try:
             self._register(recovery, RECOVERY_WAIT, exclusive=False)
             parse_push(self._send(push_request(self.settings, recovery), auth=self.auth))
