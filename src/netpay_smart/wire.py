@@ -451,7 +451,7 @@ def _parse_object(value: Any) -> _Parsed:
 
 
 _TRANS_DATE = re.compile(
-    r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.(.*))?$"
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:[.\s](.*))?$"
 )
 _GMT_OFFSET = re.compile(r"^(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$")
 _ZONE_ABBREVIATIONS: Final = {
@@ -467,7 +467,8 @@ def parse_trans_date(value: Any) -> _Parsed:
     """``transDate`` as an aware datetime.
 
     Real terminals send ``2024-03-05 13:14:48.CST``, ``.CDT``, ``.GMT-06:00`` or ``.0`` (a
-    fraction, no zone). No zone means America/Mexico_City, where the terminals are.
+    fraction, no zone); the zone after a space (``13:14:48 CST``) is read too. No zone means
+    America/Mexico_City, where the terminals are.
     """
     text, problem = _parse_str(value)
     if text is None:

@@ -437,6 +437,8 @@ def test_deeply_nested_traceability_string_is_a_problem_not_an_exception() -> No
         ("2022-10-08 11:24:47.CDT", datetime(2022, 10, 8, 11, 24, 47, tzinfo=CDT)),
         ("2024-06-25 12:57:40.GMT-06:00", datetime(2024, 6, 25, 12, 57, 40, tzinfo=CST)),
         ("2024-06-25 12:57:40.UTC", datetime(2024, 6, 25, 12, 57, 40, tzinfo=UTC)),
+        ("2024-03-05 13:14:48 CST", datetime(2024, 3, 5, 13, 14, 48, tzinfo=CST)),
+        ("2024-06-25 12:57:40 GMT-06:00", datetime(2024, 6, 25, 12, 57, 40, tzinfo=CST)),
         ("2024-06-25 12:57:40.-0530", datetime(2024, 6, 25, 12, 57, 40, tzinfo=UTC_MINUS_0530)),
         ("2021-03-04 14:27:30.0", datetime(2021, 3, 4, 14, 27, 30, tzinfo=MEXICO_CITY)),
         ("2021-03-04 14:27:30.123", datetime(2021, 3, 4, 14, 27, 30, 123000, tzinfo=MEXICO_CITY)),
