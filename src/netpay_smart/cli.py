@@ -9,17 +9,31 @@ import calendar
 import contextlib
 import gc
 import json
+import os
 import re
 import sys
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from . import __version__
-from .errors import ConfigurationError, NetPayError
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    NetPayError,
+    PayloadError,
+    RuleError,
+    TerminalBusyError,
+    TerminalNotFoundError,
+    TransportError,
+)
 from .settings import ReceiverSettings, database_url_from_env
 
 __all__ = ["app", "main"]
@@ -45,8 +59,36 @@ DatabaseOption = Annotated[
 ]
 
 
+#: The first line of an error, by its class (the most specific first): what it means for the
+#: cashier, in Spanish and English. The library's own text follows as the detail.
+_LEADS: tuple[tuple[type[NetPayError], str], ...] = (
+    (ConfigurationError, "Configuración incompleta o inválida / Missing or invalid settings"),
+    (RuleError, "Operación rechazada antes de enviarla / Refused before sending"),
+    (AuthenticationError, "NetPay rechazó las credenciales / NetPay refused the credentials"),
+    (TerminalNotFoundError, "NetPay no conoce esta terminal / NetPay does not know this terminal"),
+    (
+        TerminalBusyError,
+        "La terminal está ocupada con otra operación / The terminal is busy with another operation",
+    ),
+    (
+        TransportError,
+        "No se pudo comunicar con NetPay o el receptor / Could not reach NetPay or the receiver",
+    ),
+    (APIError, "La solicitud fue rechazada / The request was refused"),
+    (PayloadError, "Respuesta ilegible / Unreadable answer"),
+)
+
+
 def _fail(exc: NetPayError) -> typer.Exit:
-    console.print(f"[bold red]Error:[/] {exc}")
+    lead = next((text for cls, text in _LEADS if isinstance(exc, cls)), "Error")
+    console.print(f"[bold red]Error:[/] {lead}")
+    console.print(f"  {escape(str(exc))}", highlight=False)
+    if isinstance(exc, APIError) and not isinstance(exc, AuthenticationError) and exc.status == 401:
+        # NetPay's own refusals are AuthenticationErrors: a bare 401 is the receiver's.
+        console.print(
+            "  Revise NETPAY_API_TOKEN: el receptor no lo acepta / "
+            "Check NETPAY_API_TOKEN: the receiver does not accept it"
+        )
     return typer.Exit(2)
 
 
@@ -311,7 +353,11 @@ WaitOption = Annotated[
     bool, typer.Option("--wait", help="Wait for the terminal's result (needs the receiver).")
 ]
 TimeoutOption = Annotated[
-    float, typer.Option(help="Seconds to wait for the result before recovering it.")
+    float,
+    typer.Option(
+        help="Seconds to wait for the result; then a sale is recovered by a reprint by folio "
+        "(up to 30 s more). The terminal stays reserved for the push this long plus 30 s."
+    ),
 ]
 NoTicketOption = Annotated[
     bool, typer.Option("--no-ticket", help="Do not print NetPay's ticket on the terminal.")
@@ -476,7 +522,7 @@ def sale(
     _run_push(
         lambda client: client.sale(
             serial_number=serial, store_id=store, amount=value, folio_number=folio, msi=msi,
-            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts, timeout=timeout,
         ),
         serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
     )  # fmt: skip
@@ -499,7 +545,7 @@ def reprint(
     _run_push(
         lambda client: client.reprint(
             serial_number=serial, store_id=store, order_id=order_id, folio_number=folio,
-            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts, timeout=timeout,
         ),
         serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
     )  # fmt: skip
@@ -521,7 +567,7 @@ def cancel(
     _run_push(
         lambda client: client.cancel(
             serial_number=serial, store_id=store, order_id=order_id,
-            print_ticket=not no_ticket, smart_accounts=smart_accounts,
+            print_ticket=not no_ticket, smart_accounts=smart_accounts, timeout=timeout,
         ),
         serial=serial, environment=environment, wait=wait, timeout=timeout, as_json=as_json,
     )  # fmt: skip
@@ -530,17 +576,91 @@ def cancel(
 # -- reports from the database ----------------------------------------------------------------
 
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+DateFilter = Annotated[str | None, typer.Option("--date", help="Business day YYYY-MM-DD.")]
+StoreFilter = Annotated[str | None, typer.Option("--store", help="storeId.")]
+TerminalFilter = Annotated[str | None, typer.Option("--terminal", help="Terminal serial.")]
+StatusFilter = Annotated[
+    str | None,
+    typer.Option(
+        help="approved, declined, user_cancelled (also as sale --json says it: "
+        "cancelled_by_user, timed_out), cancelled, reversed or pending_reversal."
+    ),
+]
+FolioFilter = Annotated[str | None, typer.Option(help="Folio number.")]
+
+_CREATE_IT = (
+    "  Inicie el receptor (netpay-smart serve) o ejecute / Start the receiver or run: "
+    "netpay-smart db upgrade"
+)
+#: The SDK's names for a 02 (``sale --json`` prints them); the store keeps ``user_cancelled``.
+_STATUS_ALIASES = {"cancelled_by_user": "user_cancelled", "timed_out": "user_cancelled"}
 
 
 def _store(database_url: str | None) -> Any:
+    """The database of a command that reads (or purges) what a receiver stored.
+
+    Never created here: a mistyped SQLite path would leave an empty file behind, its
+    directories too, and an empty report that reads as "no sales"."""
+    from sqlalchemy.engine import make_url
+
     from .store import Store
+    from .store.engine import normalise_url
 
-    return Store.open(database_url_from_env(database_url))
+    try:
+        url = normalise_url(database_url_from_env(database_url))
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(parsed.database)
+            if not path.is_file():
+                console.print(
+                    f"[bold red]Error:[/] no existe la base de datos / no database at "
+                    f"{escape(str(path.absolute()))} (¿ruta correcta? / right path?)",
+                    highlight=False,
+                )
+                console.print(_CREATE_IT)
+                raise typer.Exit(2)
+        return Store.open(url)
+    except ConfigurationError as exc:
+        raise _fail(exc) from exc
+    except ImportError as exc:  # PostgreSQL without its driver
+        console.print(
+            f"[bold red]Error:[/] falta el controlador / missing driver ({escape(str(exc))}): "
+            "pip install 'netpay-smart[postgres]'"
+        )
+        raise typer.Exit(2) from exc
 
 
-def _check_format(value: str) -> str:
-    if value not in ("table", "csv", "json"):
-        console.print("[bold red]Error:[/] --format: table, csv o/or json")
+@contextlib.contextmanager
+def _database(database_url: str | None) -> Iterator[Any]:
+    """The store of a reading command; a database that fails is a message and exit 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    store = _store(database_url)
+    try:
+        yield store
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        text = str(reason).strip()
+        if "no such table" in text or type(reason).__name__ == "UndefinedTable":
+            console.print(
+                "[bold red]Error:[/] la base de datos no tiene las tablas de netpay-smart / "
+                "the database has no netpay-smart tables"
+            )
+            console.print(_CREATE_IT)
+        else:
+            console.print(
+                "[bold red]Error:[/] no se pudo usar la base de datos / "
+                "the database could not be used"
+            )
+            console.print(f"  {escape(text)}", highlight=False)
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+
+
+def _check_format(value: str, allowed: Sequence[str] = ("table", "csv", "json")) -> str:
+    if value not in allowed:
+        console.print(f"[bold red]Error:[/] --format: {', '.join(allowed[:-1])} o/or {allowed[-1]}")
         raise typer.Exit(2)
     return value
 
@@ -559,6 +679,107 @@ def _parse_day(value: str | None) -> Any:
         raise typer.Exit(2) from None
 
 
+def _filters(
+    date_: str | None, store_id: str | None, terminal: str | None, status: str | None,
+    folio: str | None,
+) -> Any:  # fmt: skip
+    """The filters of ``transactions`` and ``export``; an unknown status is refused (it would
+    match nothing, an empty list that reads as "none today")."""
+    from .store import TransactionFilter
+    from .wire import Status
+
+    if status is not None:
+        known = [str(s) for s in Status if s is not Status.NONE]  # NONE: bodies, not sales
+        wanted = _STATUS_ALIASES.get(status.strip().lower(), status.strip().lower())
+        if wanted not in known:
+            console.print(
+                f"[bold red]Error:[/] --status: estado desconocido / unknown status "
+                f"{escape(repr(status))}; use / valid: {', '.join(known)}",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        status = wanted
+    day = _parse_day(date_) if date_ else None
+    return TransactionFilter(
+        store_id=store_id, terminal_id=terminal, date=day, status=status, folio=folio
+    )
+
+
+def _print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *,
+    whole: Collection[str], right: Collection[str] = (),
+) -> None:  # fmt: skip
+    """Print a table whose ``whole`` columns (amounts, counts, ids) are never cut.
+
+    Rich squeezes a table into the terminal by cutting what does not fit (``1234…`` reads as
+    $1,234) and its squeezing ignores a column's minimum width. So the widths are chosen here:
+    a ``whole`` column as wide as its widest value, another as its longest word, headers
+    wrapped; the room left goes to the columns that want more. If even that does not fit, the
+    table is printed wider than the terminal (which wraps the lines) rather than cut.
+    """
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    def least(name: str, value: str) -> int:
+        return cell_len(value) if name in whole else max(map(cell_len, value.split()), default=1)
+
+    labels = [name.replace("_", " ") for name in header]
+    wanted = [
+        max([cell_len(label), *(cell_len(row[i]) for row in rows)])
+        for i, label in enumerate(labels)
+    ]
+    out = Console()
+    frame = 3 * len(header) + 1  # a space either side of every cell, and the borders
+    widths: list[int] | None = None
+    if sum(wanted) + frame > out.width:
+        widths = [max([1, *(least(name, row[i]) for row in rows)]) for i, name in enumerate(header)]
+        room = out.width - frame - sum(widths)
+        # First whole header words, as many as the room allows (the cheapest first)...
+        words = [
+            min(most, max(map(cell_len, label.split())))
+            for most, label in zip(wanted, labels, strict=True)
+        ]
+        for i in sorted(range(len(widths)), key=lambda i: words[i] - widths[i]):
+            grow = max(min(room, words[i] - widths[i]), 0)
+            widths[i] += grow
+            room -= grow
+        # ... then a character at a time to each column that wants more.
+        while room > 0 and widths != wanted:
+            for i, width in enumerate(widths):
+                if room > 0 and width < wanted[i]:
+                    widths[i] += 1
+                    room -= 1
+        if room < 0:
+            out = Console(width=sum(widths) + frame)
+    table = Table(title=title)
+    for i, (name, label) in enumerate(zip(header, labels, strict=True)):
+        table.add_column(
+            label,
+            justify="right" if name in right else "left",
+            overflow="fold",
+            width=None if widths is None else widths[i],
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    out.print(table)
+
+
+def _csv_to_stdout(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV as the API sends it: UTF-8 with a byte-order mark (Excel then shows the accents),
+    written as bytes, so the console's own encoding cannot change or refuse it."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    stdout = typer.get_binary_stream("stdout")
+    stdout.write(("\ufeff" + text.getvalue()).encode("utf-8"))
+    stdout.flush()
+
+
 @app.command()
 def report(
     date_: Annotated[
@@ -570,15 +791,10 @@ def report(
     """Totales del día por store y terminal / The day's totals per store and terminal."""
     import csv
 
-    from rich.table import Table
-
     fmt = _check_format(output)
     day = _parse_day(date_)
-    store = _store(database_url)
-    try:
+    with _database(database_url) as store:
         data = store.daily_report(day)
-    finally:
-        store.close()
     if fmt == "json":
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -601,62 +817,145 @@ def report(
         for group in groups:
             writer.writerow(row(*group))
         return
-    table = Table(title=f"Reporte del día / Daily report {data['date']}")
-    for name in header:
-        table.add_column(name, justify="right" if name not in ("group", "id") else "left")
-    for group in groups:
-        table.add_row(*row(*group))
-    Console().print(table)
+    _print_table(
+        f"Reporte del día / Daily report {data['date']}",
+        header,
+        [row(*group) for group in groups],
+        whole=header[1:],
+        right=header[2:],
+    )
 
 
 @app.command()
 def transactions(
-    date_: Annotated[str | None, typer.Option("--date", help="Business day YYYY-MM-DD.")] = None,
-    store_id: Annotated[str | None, typer.Option("--store", help="storeId.")] = None,
-    terminal: Annotated[str | None, typer.Option("--terminal", help="Terminal serial.")] = None,
-    status: Annotated[str | None, typer.Option(help="approved, declined, cancelled, ...")] = None,
-    folio: Annotated[str | None, typer.Option(help="Folio number.")] = None,
+    date_: DateFilter = None,
+    store_id: StoreFilter = None,
+    terminal: TerminalFilter = None,
+    status: StatusFilter = None,
+    folio: FolioFilter = None,
     limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 100,
-    output: FormatOption = "table",
+    output: Annotated[
+        str, typer.Option("--format", help="table, csv (UTF-8 with a BOM, as the API's) or json.")
+    ] = "table",
     database_url: DatabaseOption = None,
 ) -> None:
     """Lista transacciones / List transactions."""
-    import csv
     import itertools
 
-    from rich.table import Table
-
     from .receiver.api import CSV_COLUMNS, csv_row
-    from .store import TransactionFilter
 
     fmt = _check_format(output)
-    day = _parse_day(date_) if date_ else None
-    filters = TransactionFilter(
-        store_id=store_id, terminal_id=terminal, date=day, status=status, folio=folio
-    )
-    store = _store(database_url)
-    try:
+    filters = _filters(date_, store_id, terminal, status, folio)
+    with _database(database_url) as store:
         rows = list(itertools.islice(store.iter_transactions(filters), max(limit, 0)))
-    finally:
-        store.close()
     if fmt == "json":
         for item in rows:
             item.pop("raw", None)
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(csv_row(item) for item in rows)
+        _csv_to_stdout(CSV_COLUMNS, (csv_row(item) for item in rows))
         return
     shown = ("transaction_at", "terminal_id", "store_id", "folio_number", "order_id", "status",
              "amount")  # fmt: skip
-    table = Table(title=f"Transacciones / Transactions ({len(rows)})")
-    for name in shown:
-        table.add_column(name, justify="right" if name == "amount" else "left")
-    for item in rows:
-        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in shown))
-    Console().print(table)
+
+    def cell(item: dict[str, Any], name: str) -> str:
+        value = "" if item.get(name) is None else str(item[name])
+        # A space between date and time lets a narrow column wrap there.
+        return value.replace("T", " ", 1) if name == "transaction_at" else value
+
+    _print_table(
+        f"Transacciones / Transactions ({len(rows)})",
+        shown,
+        [[cell(item, name) for name in shown] for item in rows],
+        whole=("terminal_id", "store_id", "folio_number", "order_id", "amount"),
+        right=("amount",),
+    )
+
+
+@app.command()
+def export(
+    date_: DateFilter = None,
+    store_id: StoreFilter = None,
+    terminal: TerminalFilter = None,
+    status: StatusFilter = None,
+    folio: FolioFilter = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="csv (UTF-8 with a BOM, for Excel) or jsonl (one JSON object a line)."
+        ),
+    ] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write (default: transacciones-DATE.csv, here)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Exporta transacciones a un archivo / Export transactions to a file (CSV or JSON lines)."""
+    fmt = _check_format(output_format, ("csv", "jsonl"))
+    filters = _filters(date_, store_id, terminal, status, folio)
+    target = output or Path(
+        f"transacciones-{filters.date.isoformat() if filters.date else 'todas'}.{fmt}"
+    )
+    if target.exists() and not force:
+        console.print(
+            f"[bold red]Error:[/] el archivo ya existe / the file exists: {escape(str(target))} "
+            "(--force lo reemplaza / replaces it)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    try:
+        with _database(database_url) as store:
+            count = _write_export(store.iter_transactions(filters), target, fmt)
+    except OSError as exc:
+        console.print(
+            f"[bold red]Error:[/] no se pudo escribir / could not write {escape(str(target))}: "
+            f"{escape(exc.strerror or str(exc))}",
+            highlight=False,
+        )
+        raise typer.Exit(2) from exc
+    console.print(
+        f"[green]{count} transacciones escritas en / transactions written to[/] "
+        f"{escape(str(target))}",
+        highlight=False,
+    )
+
+
+def _write_export(items: Iterator[dict[str, Any]], target: Path, fmt: str) -> int:
+    """Write ``items`` as they come (a page at a time from the database) to ``target``.
+
+    Into a file beside it first, moved into place once complete: a failure halfway leaves no
+    half export, nor destroys the file ``--force`` was to replace."""
+    import csv
+
+    from .receiver.api import CSV_COLUMNS, csv_row
+
+    part = target.with_name(f".{target.name}.part")
+    count = 0
+    try:
+        # utf-8-sig: the byte-order mark the API's CSV has, so that Excel shows the accents.
+        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+        with part.open("w", encoding=encoding, newline="") as handle:
+            if fmt == "csv":
+                writer = csv.writer(handle)
+                writer.writerow(CSV_COLUMNS)
+                for item in items:
+                    writer.writerow(csv_row(item))
+                    count += 1
+            else:
+                for item in items:
+                    item.pop("raw", None)
+                    handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    count += 1
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return count
 
 
 def _before(period: str, now: datetime) -> datetime:
@@ -688,11 +987,8 @@ def purge(
             f"[bold red]Error:[/] periodo inválido / invalid period {older_than!r} (18m, 540d, 2y)"
         )
         raise typer.Exit(2) from None
-    store = _store(database_url)
-    try:
+    with _database(database_url) as store:
         changed = store.purge_personal(before)
-    finally:
-        store.close()
     console.print(
         f"[green]{changed} cuerpos depurados / bodies purged[/] "
         f"(recibidos antes de / received before {before.date().isoformat()})"
@@ -718,10 +1014,7 @@ def db_upgrade(database_url: DatabaseOption = None) -> None:
 @db_app.command("reprocess")
 def db_reprocess(database_url: DatabaseOption = None) -> None:
     """Procesa otra vez los resultados que fallaron / Process again results that failed."""
-    try:
-        store = _store(database_url)
-    except ConfigurationError as exc:
-        raise _fail(exc) from exc
+    store = _store(database_url)
     try:
         outcomes = store.reprocess_failed(now=datetime.now(UTC))
     except Exception as exc:  # the database said no: show why, not a traceback

@@ -12,6 +12,10 @@ from tests.client.world import MAIN_SERIAL, MAIN_STORE, World, running_world, te
 #: Terminals of their own for tests that must see a quiet terminal.
 NO_WAIT = "0821000124"
 NO_RECEIVER = "0821000125"
+#: Terminals left reserved by an unanswered push (amount 0.80: the terminal stays silent).
+HELD_SALE = "0821000126"
+HELD_REPRINT = "0821000127"
+BUSY = "0821000128"
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +33,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         terminal(MAIN_SERIAL, smart_accounts=(MAIN_STORE, "455312")),
         terminal(NO_WAIT),
         terminal(NO_RECEIVER),
+        terminal(HELD_SALE),
+        terminal(HELD_REPRINT),
+        terminal(BUSY),
     )
     with running_world(tmp_path_factory.mktemp("cli"), terminals) as running:
         yield running

@@ -22,7 +22,7 @@ from netpay_smart.cli import app
 from netpay_smart.wire import MEXICO_CITY
 from tests.client.world import MAIN_SERIAL, MAIN_STORE, World
 
-from .conftest import NO_RECEIVER, NO_WAIT
+from .conftest import BUSY, HELD_REPRINT, HELD_SALE, NO_RECEIVER, NO_WAIT
 
 runner = CliRunner()
 
@@ -176,6 +176,104 @@ def test_an_unknown_terminal_exits_2(world: World) -> None:
     result = run(world, *sale_args("1.00", "9999999999"))
     assert result.exit_code == 2, result.output
     assert "code 19" in flat(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("command", "serial"),
+    [
+        (["sale", "--amount", "0.80"], HELD_SALE),
+        (["reprint", "--folio", "CLI-HELD-1"], HELD_REPRINT),
+    ],
+)
+def test_timeout_is_how_long_the_push_holds_the_terminal(
+    world: World, command: list[str], serial: str
+) -> None:
+    """--timeout 5 reaches the SDK: the push is registered for 5 + 30 s, not the default 120."""
+    result = run(
+        world, *command, "--serial", serial, "--store", MAIN_STORE, "--timeout", "5", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    push = world.push_record(json.loads(result.stdout)["push_id"])
+    held = datetime.fromisoformat(push["expires_at"]) - datetime.fromisoformat(push["created_at"])
+    assert held.total_seconds() == pytest.approx(35, abs=1)
+
+
+# -- errors the cashier reads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "lead", "detail"),
+    [
+        (
+            sale_args("0"),
+            {},
+            "Operación rechazada antes de enviarla / Refused before sending",
+            "amount must be greater than 0, got 0",
+        ),
+        (
+            sale_args("1.00", "9999999999"),
+            {},
+            "NetPay no conoce esta terminal / NetPay does not know this terminal",
+            "code 19",
+        ),
+        (
+            ["token"],
+            {"NETPAY_PASSWORD": "wrong"},
+            "NetPay rechazó las credenciales / NetPay refused the credentials",
+            "wrong NetPay username or password",
+        ),
+        (
+            ["token"],
+            {"NETPAY_USERNAME": None},
+            "Configuración incompleta o inválida / Missing or invalid settings",
+            "NETPAY_USERNAME and NETPAY_PASSWORD",
+        ),
+        (
+            ["token"],
+            {"NETPAY_ENVIRONMENT": "http://127.0.0.1:18503"},
+            "No se pudo comunicar con NetPay o el receptor / "
+            "Could not reach NetPay or the receiver",
+            "cannot reach NetPay",
+        ),
+    ],
+    ids=["rule", "unknown-terminal", "credentials", "settings", "unreachable"],
+)
+def test_an_error_opens_with_a_spanish_and_english_line_by_its_kind(
+    world: World, args: list[str], env: dict[str, str | None], lead: str, detail: str
+) -> None:
+    """An error starts with a bilingual line saying what kind it is, then the detail; exit 2."""
+    result = run(world, *args, **env)
+    assert result.exit_code == 2, result.output
+    said = flat(result.stderr)
+    assert said.startswith(f"Error: {lead} ")
+    assert detail in said
+
+
+def test_a_busy_terminal_is_named_so_in_spanish_and_english(world: World) -> None:
+    """A sale on a terminal whose push has no result yet says the terminal is busy, exit 2."""
+    first = run(world, *sale_args("0.80", BUSY, "--timeout", "5", "--json"))
+    assert first.exit_code == 0, first.output
+    result = run(world, *sale_args("1.00", BUSY))
+    assert result.exit_code == 2, result.output
+    said = flat(result.stderr)
+    assert said.startswith(
+        "Error: La terminal está ocupada con otra operación / "
+        "The terminal is busy with another operation "
+    )
+    assert f"terminal {BUSY} is waiting for another result" in said
+
+
+def test_a_refused_api_token_points_to_netpay_api_token(world: World) -> None:
+    """The receiver's 401 is explained: check NETPAY_API_TOKEN, in Spanish and English."""
+    result = run(world, *sale_args("1.00", NO_RECEIVER, "--wait"), NETPAY_API_TOKEN="x" * 20)
+    assert result.exit_code == 2, result.output
+    said = flat(result.stderr)
+    assert said.startswith("Error: La solicitud fue rechazada / The request was refused ")
+    assert "the receiver refused the push (HTTP 401)" in said
+    assert (
+        "Revise NETPAY_API_TOKEN: el receptor no lo acepta / "
+        "Check NETPAY_API_TOKEN: the receiver does not accept it"
+    ) in said
 
 
 # -- token ------------------------------------------------------------------------------------
