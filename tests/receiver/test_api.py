@@ -506,3 +506,17 @@ def test_csv_cells_that_begin_like_a_formula_are_kept_as_text(live: Live) -> Non
     assert [row["folio_number"] for row in rows] == ['\'=HYPERLINK("http://x","y")']
     assert [row["message"] for row in rows] == ["'@SUM(1+1)"]
     assert [row["amount"] for row in rows] == ["200.00"]
+
+
+def test_the_documented_push_amount_is_what_the_receiver_accepts(live: Live) -> None:
+    """The OpenAPI pattern for a push's amount accepts exactly the amounts the receiver
+    registers (greater than zero, two decimals at most) and refuses the ones it answers 400."""
+    document = live.bare.get("/openapi.json").json()
+    schema = document["paths"]["/api/pushes"]["post"]["requestBody"]["content"]
+    pattern = re.compile(schema["application/json"]["schema"]["properties"]["amount"]["pattern"])
+    for n, amount in enumerate(["0", "0.00", "1.005", "-1", "0.01", "0.10", "150.5", "00.5"]):
+        # A terminal of its own each time: a registered push keeps its terminal busy.
+        answer = live.api.post(
+            "/api/pushes", json={**PUSH, "terminal_id": f"AMT{n}", "amount": amount}
+        )
+        assert (answer.status_code == 201) is bool(pattern.match(amount)), (amount, answer.text)

@@ -9,6 +9,8 @@ from .api import DELIVERY_KINDS, TX_KINDS, TX_STATUSES
 
 __all__ = ["openapi"]
 
+# Greater than zero, at most two decimals: "150.5", "0.01"; not "0", "0.00" nor "1.005".
+_POSITIVE_MONEY = r"^(0*[1-9]\d*(\.\d{1,2})?|0+\.(0[1-9]|[1-9]\d?))$"
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$", "examples": ["150.50"]}
 _error = {
     "type": "object",
@@ -66,7 +68,7 @@ _push_in = {
         "kind": {"enum": ["sale", "reprint", "cancel"]},
         "terminal_id": {"type": "string", "minLength": 1},
         "store_id": {"type": "string"},
-        "amount": {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"},
+        "amount": {"type": "string", "pattern": _POSITIVE_MONEY},
         "folio_number": {"type": "string", "maxLength": 250},
         "order_id": {"type": "string"},
         "traceability": {"type": "object"},
@@ -91,7 +93,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_401 = {"401": _json(_error, "missing or wrong API token")}
+_429 = {"429": _json(_error, "too many failed authentications from this address (Retry-After)")}
+_401 = {"401": _json(_error, "missing or wrong API token"), **_429}
 _400 = {"400": _json(_error, "bad query or body")}
 
 
@@ -147,6 +150,7 @@ def openapi(version: str) -> dict[str, Any]:
                         ),
                         "400": _json(_error, "not a JSON object (stored all the same)"),
                         "404": _json(_error, "wrong secret; nothing stored"),
+                        **_429,
                         "413": _json(_error, "over the size limit"),
                         "503": _json(_error, "could not be stored; send it again"),
                     },
