@@ -420,15 +420,29 @@ def _show_outcome(outcome: Any, as_json: bool) -> None:
 
 
 def _screen_reader(client: Any, serial: str) -> Any:
-    """On the sandbox, read the virtual terminal's screen for the spinner."""
+    """On netpay-smart's sandbox, read the virtual terminal's screen for the spinner.
+
+    Never asked of NetPay's own environments, and given up at the first answer that is not a
+    screen: a gateway without it would be asked twice a second for as long as a sale waits."""
     import httpx
 
+    from .client import ENVIRONMENTS
+
+    base = client.settings.base_url.rstrip("/")
+    asking = base not in {url.rstrip("/") for url in ENVIRONMENTS.values()}
+
     def read() -> str | None:
-        try:
-            answer = httpx.get(f"{client.settings.base_url}/sandbox/terminals/{serial}", timeout=1)
-            return str(answer.json()["screen"]) if answer.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, KeyError):
+        nonlocal asking
+        if not asking:
             return None
+        try:
+            answer = httpx.get(f"{base}/sandbox/terminals/{serial}", timeout=1)
+            if answer.status_code == 200:
+                return str(answer.json()["screen"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass
+        asking = False
+        return None
 
     return read
 

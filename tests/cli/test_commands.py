@@ -382,3 +382,34 @@ def test_python_m_sale_in_a_real_process(world: World) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["approved"] is True
+
+
+def test_the_spinner_asks_for_the_screen_only_where_there_is_one() -> None:
+    """The ``--wait`` spinner reads a virtual terminal's screen from netpay-smart's sandbox on
+    every turn, but asks a gateway without that page once only (not twice a second for the
+    whole wait)."""
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from netpay_smart.cli import _screen_reader
+    from tests.conftest import serve_in_thread
+
+    asked: list[str] = []
+
+    async def screen(request: Request) -> JSONResponse:
+        asked.append(request.path_params["serial"])
+        if request.path_params["serial"] == "SANDBOX":
+            return JSONResponse({"screen": "Inserte tarjeta"})
+        return JSONResponse({"error": "not_found"}, 404)
+
+    app = Starlette(routes=[Route("/sandbox/terminals/{serial}", screen)])
+    with serve_in_thread(app) as base:
+        client = SimpleNamespace(settings=SimpleNamespace(base_url=base))
+        sandbox, gateway = _screen_reader(client, "SANDBOX"), _screen_reader(client, "GATEWAY")
+        assert [sandbox() for _ in range(3)] == ["Inserte tarjeta"] * 3
+        assert [gateway() for _ in range(3)] == [None] * 3
+    assert asked == ["SANDBOX"] * 3 + ["GATEWAY"]
