@@ -24,6 +24,7 @@ from .fakes import (
     API_TOKEN,
     AUTH_STRING,
     BASE_URL,
+    INVALID_TOKEN,
     PASSWORD,
     TOKEN_PATH,
     USERNAME,
@@ -103,6 +104,18 @@ def test_invalid_token_logs_in_again_once_and_retries_the_push_once() -> None:
     assert gateway.bearer(refused) == "token-1"
     assert gateway.bearer(retried) == "token-2"
     assert retried.content == refused.content
+
+
+@pytest.mark.parametrize("status", [200, 400, 403])
+def test_invalid_token_in_the_body_under_another_status_logs_in_again(status: int) -> None:
+    """``{"error": "invalid_token"}`` answered under a status other than 401 still costs one
+    more login and one retry, not an AuthenticationError: the body says what happened."""
+    gateway = FakeGateway()
+    gateway.push_answers.append(reply(status, INVALID_TOKEN))
+    with client(gateway) as sdk:
+        sdk.sale(**sale_kwargs())
+    assert gateway.kinds() == ["token", "sale", "token", "sale"]
+    assert [gateway.bearer(r) for r in gateway.pushes] == ["token-1", "token-2"]
 
 
 def test_ten_threads_pushing_at_once_fetch_one_token() -> None:

@@ -555,14 +555,19 @@ def parse_token(response: httpx.Response) -> Token:
 
 
 def is_invalid_token(response: httpx.Response) -> bool:
-    """A push answered with ``invalid_token`` (expired or revoked access token)."""
-    if response.status_code != 401:
+    """A push answered with ``invalid_token`` (expired or revoked access token): said in the
+    body, under whatever status (the gateway's OAuth errors come under varying ones, and a
+    public integration retries on the body as well as on 401), or a 401 with no other word."""
+    unauthorised = response.status_code == 401
+    if not unauthorised and b"invalid_token" not in response.content:
         return False
     try:
         answer = parse_gateway_answer(response.content)
     except PayloadError:
-        return True
-    return isinstance(answer, OAuthError) and answer.error in ("invalid_token", "unauthorized")
+        return unauthorised
+    if not isinstance(answer, OAuthError):
+        return False
+    return answer.error == "invalid_token" or (unauthorised and answer.error == "unauthorized")
 
 
 def parse_push(response: httpx.Response) -> PushAnswer:
