@@ -74,7 +74,9 @@ def test_reprint_of_nothing_posts_nothing(shared: Live, reprint: Any) -> None:
 
 
 def test_cancel_same_day_before_eight_pm(live: Live) -> None:
-    """A cancellation at 19:59 Mexico City of a noon sale is approved: transType V."""
+    """A cancellation at 19:59 Mexico City of a noon sale is approved: transType V, shaped as
+    seeds/002's example (its transDate the cancellation's, its ticketDate the sale's, the arqc
+    kept, no signature, no transaction certificate)."""
     sale = live.sold("200", folioNumber="C-1")
     live.set_clock("2024-03-05T19:59:59-06:00")
     cancel = live.expect(lambda: live.cancel(sale["orderId"], traceability={"motivo": "x"}))
@@ -86,7 +88,9 @@ def test_cancel_same_day_before_eight_pm(live: Live) -> None:
         "C-1",
     )
     assert cancel["transDate"] == "2024-03-05 19:59:59.CST"
-    assert cancel["ticketDate"] == "MAR. 05, 24 19:59:59 "
+    assert cancel["ticketDate"] == sale["ticketDate"] == "MAR. 05, 24 12:00:00 "
+    assert (cancel["arqc"], cancel["hexSign"]) == (sale["arqc"], "")
+    assert "transactionCertificate" not in cancel and "transactionId" not in cancel
     assert cancel["traceability"] == {"motivo": "x"}
     assert cancel["isRePrint"] is False
     assert live.terminal()["screen"] == CANCELLED

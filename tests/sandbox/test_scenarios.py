@@ -39,6 +39,15 @@ def test_approved_sales_and_their_cards(
     assert (result["terminalId"], result["storeId"]) == (SERIAL, STORE)
 
 
+def test_a_sale_pushed_without_a_folio_posts_no_folio_number(shared: Live) -> None:
+    """An approved result of a sale pushed without ``folioNumber`` has no such key, as the
+    documentation's own example (seeds/000: the request and its answer) shows."""
+    result = shared.sold("1.00")
+
+    assert result["responseCode"] == "00"
+    assert "folioNumber" not in result
+
+
 def test_no_card_times_out_after_sixty_seconds(live: Live) -> None:
     """0.02: nothing until the clock passes 60 s, then 02 "Cancelado por el Usuario"."""
     live.sale("0.02", folioNumber="F-2")

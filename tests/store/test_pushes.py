@@ -180,6 +180,22 @@ def test_result_naming_another_push_is_not_matched_by_time(store: Store) -> None
     assert (found["state"], found["result"]) == ("registered", None)
 
 
+def test_a_result_without_a_store_takes_the_store_of_the_push_it_answers(store: Store) -> None:
+    """An approved result without ``storeId`` (older apps send none) is counted under the
+    store its push named; a result that names its store keeps it."""
+    push_id = _register(store, store_id="455312")
+    body = real_sale()
+    del body["traceability"]["store_id_netpay"]  # not a key the receiver reads; no storeId
+    deliver(store, {**body, "traceability": {"npsPushId": push_id}})
+    named = _register(store, terminal_id="0800000001", store_id="455312", folio_number="F2")
+    deliver(store, sale("other-1", terminalId="0800000001", folioNumber="F2", storeId="1"))
+
+    [first, second] = sorted(tx_rows(store), key=lambda row: row.order_id)
+    assert (first.order_id, first.store_id, first.push_id) == (ORDER, "455312", push_id)
+    assert (second.order_id, second.store_id, second.push_id) == ("other-1", "1", named)
+    assert store.daily_report(NOW.date())["by_store"][0]["id"] == "1"
+
+
 def test_terminal_and_time_match_stops_after_fifteen_minutes(store: Store) -> None:
     """A push registered more than 15 minutes before the result is not matched by time."""
     push_id = _register(store, now=NOW - timedelta(minutes=16), folio_number=None, ttl_seconds=3600)

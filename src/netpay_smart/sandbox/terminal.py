@@ -587,7 +587,7 @@ class Terminal:
         assert card is not None
         amount = Decimal(str(op.request.get("amount", "0")))
         msi = op.request.get("msi")
-        return {
+        result = {
             "affiliation": self.config.affiliation,
             "applicationLabel": card.label,
             "arqc": _hex(order_id + "arqc", 16),
@@ -601,7 +601,7 @@ class Terminal:
             "cardTypeName": card.brand,
             "cityName": self.config.city_name,
             "responseCode": "00",
-            "folioNumber": op.request.get("folioNumber", ""),
+            "folioNumber": op.request.get("folioNumber"),  # left out below when None
             "hasPin": card.pin,
             "hexSign": "" if card.pin else "00000100000001DA0000009E00" + _hex(order_id, 480),
             "isQps": 0,
@@ -619,7 +619,7 @@ class Terminal:
             "rePrintMark": card.brand,
             "reprintModule": "C",
             "cardNumber": card.last4,
-            "storeId": op.store_id,
+            "storeId": op.store_id,  # newer apps send it (the 2024 capture); older ones do not
             "storeName": self.config.store_name,
             "streetName": self.config.street_name,
             "ticketDate": _ticket_date(now),
@@ -631,6 +631,9 @@ class Terminal:
             "transactionCertificate": _hex(order_id + "tc", 16),
             "transactionId": str(uuid.uuid5(uuid.NAMESPACE_URL, order_id)).upper(),
         }
+        # As in every approved example (seeds/000-001): no folioNumber when the sale was
+        # pushed without one.
+        return {key: value for key, value in result.items() if value is not None}
 
     def _find(self, request: dict[str, Any]) -> JournalEntry | None:
         order_id = str(request.get("orderId") or "")
@@ -702,14 +705,16 @@ class Terminal:
             return
         entry.state = "V"
         result = dict(entry.result)
+        # As seeds/002's example: the sale's body with the cancellation's transDate (its
+        # ticketDate stays the sale's), no signature, no certificate, reprintModule still "C".
         result.update(
-            tipAmount="null",  # what the app really sends on a cancellation (seeds/002)
+            tipAmount="null",
+            hexSign="",
             traceability=op.request.get("traceability") or {},
             transDate=_trans_date(now),
-            ticketDate=_ticket_date(now),
-            transType="V",  # reprintModule stays the sale's "C", as in seeds/002's example
+            transType="V",
         )
-        for key in ("arqc", "hexSign", "transactionCertificate"):
+        for key in ("transactionCertificate", "transactionId"):
             result.pop(key, None)
         self._show(now, "Cancelación Su transacción ha sido aprobada")
         self._print_then_deliver(now, result)

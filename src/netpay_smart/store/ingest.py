@@ -744,10 +744,17 @@ _COMPLETE_PUSH = Prebuilt(
         result_status=bindparam("s"),
     )
 )
+# The push a transaction answers, and the push's store when the result named none (an
+# approved sale's body has no storeId; the push said which store it was for).
 _LINK_PUSH = Prebuilt(
     update(transactions)
-    .where(_T.key == bindparam("k"), _T.push_id.is_(None))
-    .values(push_id=bindparam("p"))
+    .where(_T.key == bindparam("k"), or_(_T.push_id.is_(None), _T.store_id.is_(None)))
+    .values(
+        push_id=func.coalesce(_T.push_id, bindparam("p")),
+        store_id=func.coalesce(
+            _T.store_id, select(_P.store_id).where(_P.id == bindparam("p")).scalar_subquery()
+        ),
+    )
 )
 
 
