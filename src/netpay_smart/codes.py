@@ -31,6 +31,7 @@ __all__ = [
     "ReprintState",
     "describe",
     "describe_push",
+    "describe_result",
     "describe_state",
 ]
 
@@ -356,6 +357,29 @@ def describe_state(state: str) -> CodeInfo:
     key = state.strip()
     found = REPRINT_MODULES.get(key.upper())
     return STATE_TEXTS[found if found is not None else ReprintState(key.lower())]
+
+
+#: Where the money stands, by a transaction's status, when that and not its code says it.
+_STATUS_STATES: dict[str, ReprintState] = {
+    "cancelled": ReprintState.CANCELLED,
+    "reversed": ReprintState.REVERSED,
+    "pending_reversal": ReprintState.PENDING_REVERSAL,
+}
+
+
+def describe_result(code: str | None, message: str | None, status: str) -> CodeInfo:
+    """Describe a result by its code, unless its ``status`` (the receiver's and the SDK's
+    names: ``reversed``, ``cancelled`` ...) says more: a reversed sale's code is still ``00``,
+    and "Aprobada" would tell a cashier to hand over the goods.
+
+    >>> describe_result("00", "Transaccion Valida", "reversed").cashier_es
+    'Revertida: el cargo no se realizó'
+    """
+    info = describe(code, message)
+    state = _STATUS_STATES.get(status)
+    if state is None and status == "declined" and info.approved:
+        state = ReprintState.DECLINED  # a reprint said D about a sale approved before
+    return info if state is None else STATE_TEXTS[state]
 
 
 def describe_push(code: str | None, message: str | None = None) -> CodeInfo:

@@ -339,3 +339,30 @@ def test_a_sale_reversed_by_a_reprint_is_no_decline_reason(store: Store) -> None
     assert report["totals"]["reversed"] == {"count": 1, "amount": "200.00"}
     assert report["totals"]["approved"]["count"] == 0
     assert report["decline_reasons"] == []
+
+
+def test_a_transaction_says_what_its_code_or_its_state_means_in_both_languages(
+    store: Store,
+) -> None:
+    """``response_text`` gives the code's meaning in Spanish and English (the terminal's own
+    message is Spanish only); for a sale reversed since, the state's, not the code's "00"."""
+    deliver(store, sale("T-1"))
+    declined = deliver(
+        store, sale("T-2", responseCode="51", message="FONDOS INSUFICIENTES", reprintModule="D")
+    )
+    reversed_sale = sale("T-3")
+    deliver(store, reversed_sale)
+    deliver(store, reprint_of(reversed_sale, "RV"))
+
+    texts = {
+        item["order_id"]: item["response_text"]
+        for item in store.list_transactions(TransactionFilter(date=DAY))["items"]
+    }
+    assert texts["T-1"] == {"es": "Transacción exitosa", "en": "Approved"}
+    assert texts["T-3"] == {"es": "Transacción revertida", "en": "Transaction reversed"}
+    assert declined.order_id == "T-2"
+    assert texts["T-2"] == {"es": "Fondos insuficientes", "en": "Insufficient funds"}
+    report = store.daily_report(DAY)
+    assert [(r["code"], r["text"]) for r in report["decline_reasons"]] == [
+        ("51", {"es": "Fondos insuficientes", "en": "Insufficient funds"})
+    ]

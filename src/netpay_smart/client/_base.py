@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from ..codes import ReprintState, describe, describe_state
+from ..codes import describe_result
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -670,12 +670,6 @@ _STATUS: Final = {
     "reversed": OutcomeStatus.REVERSED,
     "pending_reversal": OutcomeStatus.PENDING_REVERSAL,
 }
-#: States whose cashier message is the state's, whatever the response code says.
-_STATE_SAYS: Final = {
-    OutcomeStatus.CANCELLED: ReprintState.CANCELLED,
-    OutcomeStatus.REVERSED: ReprintState.REVERSED,
-    OutcomeStatus.PENDING_REVERSAL: ReprintState.PENDING_REVERSAL,
-}
 
 
 def _moment(text: Any) -> datetime | None:
@@ -730,10 +724,8 @@ def outcome_from_push(
         )
     else:
         status = _STATUS.get(status_text, OutcomeStatus.DECLINED)
-    info = describe(code, body.get("message"))
-    if status in _STATE_SAYS or (status is OutcomeStatus.DECLINED and info.approved):
-        # On a reprint the code is the original sale's ("00"); the state is what holds now.
-        info = describe_state(_STATE_SAYS.get(status, ReprintState.DECLINED))
+    # On a reprint the code is the original sale's ("00"); the state is what holds now.
+    info = describe_result(code, body.get("message"), status_text)
     amount = tx.get("amount") or body.get("amount")
     try:
         value = (

@@ -47,6 +47,10 @@ _transaction = {
         "approved": {"type": "boolean"},
         "response_code": {"type": ["string", "null"]},
         "message": {"type": ["string", "null"]},
+        "response_text": {
+            "type": "object",
+            "properties": {"es": {"type": "string"}, "en": {"type": "string"}},
+        },
         "amount": _money,
         "tip_amount": _money,
         "cancelled": {"type": "boolean"},

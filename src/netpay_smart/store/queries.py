@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import and_, func, insert, or_, select, text, update
 
 from .._personal import Sealer, blank, hide, without_personal
+from ..codes import CodeInfo, describe, describe_result
 from ..errors import TerminalBusyError
 from ..wire import MEXICO_CITY, decode_object
 from .engine import Engines
@@ -68,6 +69,10 @@ def _body_text(body: bytes) -> str:
         return body.decode("latin-1")
 
 
+def _texts(info: CodeInfo) -> dict[str, str]:
+    return {"es": info.es, "en": info.en}
+
+
 def transaction_json(
     row: Any, raw: bytes | None = None, *, personal: bool = False, sealer: Sealer | None = None
 ) -> dict[str, Any]:
@@ -91,6 +96,9 @@ def transaction_json(
         "approved": bool(row.approved),
         "response_code": row.response_code,
         "message": row.message,
+        # What the code (or, for a sale reversed or cancelled since, its state) means, in
+        # Spanish and English: the terminal's own message is Spanish only.
+        "response_text": _texts(describe_result(row.response_code, row.message, row.status)),
         "amount": money(row.amount_cents),
         "tip_amount": money(row.tip_cents),
         "cancelled": bool(row.cancelled),
@@ -508,7 +516,12 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
             for hour, (count, cents) in enumerate(hours)
         ],
         "decline_reasons": [
-            {"code": code, "message": message, "count": count}
+            {
+                "code": code,
+                "message": message,
+                "count": count,
+                "text": _texts(describe(code, message)),
+            }
             for code, (message, count) in sorted(
                 declines.items(), key=lambda item: (-item[1][1], str(item[0]))
             )
