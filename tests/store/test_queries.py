@@ -12,7 +12,7 @@ from netpay_smart._personal import without_personal
 from netpay_smart.store import Store, TransactionFilter
 from tests.wire import vectors as v
 
-from .helpers import cancellation_of, deliver, reprint_of, sale
+from .helpers import NOW, cancellation_of, deliver, reprint_of, sale
 
 DAY = date(2024, 3, 5)
 
@@ -365,4 +365,23 @@ def test_a_transaction_says_what_its_code_or_its_state_means_in_both_languages(
     report = store.daily_report(DAY)
     assert [(r["code"], r["text"]) for r in report["decline_reasons"]] == [
         ("51", {"es": "Fondos insuficientes", "en": "Insufficient funds"})
+    ]
+
+
+def test_a_refused_cancellation_of_a_sale_cancelled_anyway_needs_no_refund(store: Store) -> None:
+    """Needs refund lists a refused cancellation only while its sale stands: a second try
+    answered 13 for a sale the first one cancelled is no reason to refund it."""
+    voided, standing = sale("X-1"), sale("X-2")
+    for body in (voided, standing):
+        deliver(store, body)
+    deliver(store, cancellation_of(voided))
+    refused = {"responseCode": "13", "message": "TRANSACCION NO PERMITIDA",
+               "transDate": "2024-03-05 20:05:00.CST"}  # fmt: skip
+    deliver(store, cancellation_of(voided, **refused))
+    deliver(store, cancellation_of(standing, **refused))
+
+    found = store.exceptions(DAY, now=NOW)["needs_refund"]["declined_cancellations"]
+
+    assert [(item["order_id"], item["kind"], item["status"]) for item in found] == [
+        ("X-2", "cancellation", "declined")
     ]

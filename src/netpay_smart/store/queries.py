@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 
 from .._personal import Sealer, blank, hide, without_personal
 from ..codes import CodeInfo, describe, describe_result
@@ -621,8 +621,25 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
         unsolicited = tx(c.push_id.is_(None), c.kind == "sale")
         reversals = tx(c.status.in_(("reversed", "pending_reversal")))
         conflicts = tx(c.conflict_count > 0)
-        refused_cancels = tx(c.kind == "cancellation", c.approved.is_(False))
-        cancel_pushes = [p for p in stale if p["kind"] == "cancel"]
+        # A cancellation refused (or a cancel push unanswered) for a sale cancelled all the
+        # same (a second try answered 13) needs no refund: listed, it invited refunding a
+        # sale already voided.
+        sale = transactions.alias("sale")
+        voided = exists().where(
+            sale.c.kind == "sale", sale.c.cancelled.is_(True), sale.c.order_id == c.order_id
+        )
+        refused_cancels = tx(c.kind == "cancellation", c.approved.is_(False), ~voided)
+        asked = [p for p in stale if p["kind"] == "cancel"]
+        done = set(
+            connection.scalars(
+                select(c.order_id).where(
+                    c.kind == "sale",
+                    c.cancelled.is_(True),
+                    c.order_id.in_([p["order_id"] for p in asked if p["order_id"]]),
+                )
+            )
+        )
+        cancel_pushes = [p for p in asked if p["order_id"] not in done]
     return {
         "date": day.isoformat(),
         "pushes_without_result": stale,
