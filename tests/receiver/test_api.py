@@ -95,8 +95,9 @@ def test_too_many_failed_attempts_get_429_until_the_window_passes(database_url: 
     """After the limit of wrong tokens, the client gets 429 even with the right token; the
     API and the dashboard sign-in count together (they guess the same token)."""
     with live_receiver(database_url, auth_failure_limit=5) as small:
-        for _ in range(3):
-            assert small.bare.get("/api/transactions").status_code == 401
+        for n in range(3):
+            wrong = {"authorization": f"Bearer wrong-{n}"}
+            assert small.bare.get("/api/transactions", headers=wrong).status_code == 401
         assert small.bare.post("/session", json={"token": "nope"}).status_code == 401
         assert (
             small.bare.get("/api/deliveries", headers={"authorization": "Bearer x"}).status_code
@@ -520,3 +521,28 @@ def test_the_documented_push_amount_is_what_the_receiver_accepts(live: Live) -> 
             "/api/pushes", json={**PUSH, "terminal_id": f"AMT{n}", "amount": amount}
         )
         assert (answer.status_code == 201) is bool(pattern.match(amount)), (amount, answer.text)
+
+
+def test_asking_without_a_token_is_no_failed_attempt(database_url: str) -> None:
+    """Requests that offer no token at all (every visit to the dashboard asks whether it is
+    signed in) are 401 but never lead to 429: they guess nothing."""
+    with live_receiver(database_url, auth_failure_limit=5) as small:
+        for _ in range(12):
+            assert small.bare.get("/api/session").status_code == 401
+        assert small.api.get("/api/transactions").status_code == 200
+
+
+def test_a_signed_in_dashboard_is_let_through_a_lockout(database_url: str) -> None:
+    """Wrong tokens from the same address lock out guesses, not a dashboard already signed in
+    (its session cookie is signed: nothing to guess)."""
+    with live_receiver(database_url, auth_failure_limit=5) as small:
+        signed_in = small.bare.post("/session", json={"token": TOKEN})
+        assert signed_in.status_code == 204
+        # The cookie is Secure (httpx keeps it to https): the browser's header, by hand.
+        browser = {"cookie": f"nps_session={signed_in.cookies['nps_session']}"}
+        for n in range(5):
+            wrong = {"authorization": f"Bearer wrong-{n}"}
+            assert small.bare.get("/api/transactions", headers=wrong).status_code == 401
+        assert small.bare.get("/api/transactions", headers=wrong).status_code == 429
+        assert small.bare.get("/api/session", headers=browser).json()["signed_in"] is True
+        assert small.bare.get("/api/transactions", headers=browser).status_code == 200

@@ -124,11 +124,18 @@ class Api:
     def authorised(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             client = request.client.host if request.client else "-"
-            wait = self.failures.retry_after(client)
+            # A signed-in dashboard is let through a lockout: its session cookie is signed,
+            # nothing to guess, and others' wrong tokens from the same public address (a shop
+            # behind one router) must not sign the merchant out.
+            session = self._session_ok(request)
+            wait = 0.0 if session else self.failures.retry_after(client)
             if wait:
                 return too_many(wait)
-            if not self.is_authorised(request):
-                self.failures.failed(client)
+            if not (session or self.is_authorised(request)):
+                # A request that offers no token guesses nothing (the dashboard asks whether it
+                # is signed in on every visit): only a wrong one counts as a failure.
+                if "authorization" in request.headers or SESSION_COOKIE in request.cookies:
+                    self.failures.failed(client)
                 return (
                     problem(
                         401,
@@ -165,8 +172,13 @@ class Api:
         scheme, _, given = header.partition(" ")
         if scheme.lower() == "bearer":
             return hmac.compare_digest(given.strip().encode(), self._token)
+        return self._session_ok(request)
+
+    def _session_ok(self, request: Request) -> bool:
+        """A valid session cookie, and no Bearer token that would say otherwise."""
         cookie = request.cookies.get(SESSION_COOKIE)
-        return cookie is not None and self.session_valid(cookie)
+        scheme = request.headers.get("authorization", "").partition(" ")[0]
+        return cookie is not None and scheme.lower() != "bearer" and self.session_valid(cookie)
 
     # -- dashboard sessions: a signed expiry, no server state ---------------------------------
 
