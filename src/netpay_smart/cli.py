@@ -79,8 +79,24 @@ _LEADS: tuple[tuple[type[NetPayError], str], ...] = (
 )
 
 
-def _fail(exc: NetPayError) -> typer.Exit:
+def _require_free_port(host: str, port: int, *, hint: str = "--port") -> None:
+    """Stop with a clear message, before anything is printed or opened, if ``port`` is taken
+    (uvicorn would say so only after the panel, in English)."""
+    if not _port_free(host, port):
+        console.print(
+            f"[bold red]Error:[/] el puerto {port} está ocupado / port {port} is in use "
+            f"(another netpay-smart?). Use {hint}."
+        )
+        raise typer.Exit(2)
+
+
+def _fail(exc: NetPayError, *, as_json: bool = False) -> typer.Exit:
     lead = next((text for cls, text in _LEADS if isinstance(exc, cls)), "Error")
+    if as_json:
+        # A script asked for JSON: it gets an object on stdout for an error too (the lines
+        # below go to stderr).
+        typer.echo(json.dumps({"error": type(exc).__name__, "lead": lead, "message": str(exc)},
+                              ensure_ascii=False))  # fmt: skip
     console.print(f"[bold red]Error:[/] {lead}")
     console.print(f"  {escape(str(exc))}", highlight=False)
     if isinstance(exc, APIError) and not isinstance(exc, AuthenticationError) and exc.status == 401:
@@ -113,6 +129,7 @@ def serve(
 
     from .receiver import create_app
 
+    _require_free_port(host, port)
     try:
         settings = ReceiverSettings.from_env(
             database_url=database_url, max_body_size=max_body_size
@@ -188,6 +205,16 @@ def sandbox(
 
     from .sandbox import ManualClock, SandboxConfig, create_sandbox_app
 
+    if token_ttl is not None and token_ttl <= 0:
+        console.print("[bold red]Error:[/] --token-ttl: segundos > 0 / seconds > 0")
+        raise typer.Exit(2)
+    if webhook_url is not None and not re.match(r"^https?://[^/\s]+", webhook_url):
+        console.print(
+            "[bold red]Error:[/] --webhook-url: una URL http(s):// / an http(s):// URL "
+            f"({escape(webhook_url)!r})"
+        )
+        raise typer.Exit(2)
+    _require_free_port(host, port)
     try:
         settings = SandboxConfig.load(config, token_ttl=token_ttl)
     except NetPayError as exc:
@@ -235,12 +262,7 @@ def dev(
 
     host = "127.0.0.1"
     for wanted in (port, sandbox_port):
-        if not _port_free(host, wanted):
-            console.print(
-                f"[bold red]Error:[/] el puerto {wanted} está ocupado / port {wanted} is in use "
-                "(another netpay-smart?). Use --port / --sandbox-port."
-            )
-            raise typer.Exit(2)
+        _require_free_port(host, wanted, hint="--port / --sandbox-port")
     try:
         settings = ReceiverSettings.from_env(database_url=database_url).for_host(host)
         receiver = create_app(settings)
@@ -489,7 +511,7 @@ def _run_push(
                 raise done["error"]
             outcome = done["outcome"]
     except NetPayError as exc:
-        raise _fail(exc) from exc
+        raise _fail(exc, as_json=as_json) from exc
     _show_outcome(outcome, as_json)
     raise typer.Exit(_exit_code(outcome))
 

@@ -413,3 +413,58 @@ def test_the_spinner_asks_for_the_screen_only_where_there_is_one() -> None:
         assert [sandbox() for _ in range(3)] == ["Inserte tarjeta"] * 3
         assert [gateway() for _ in range(3)] == [None] * 3
     assert asked == ["SANDBOX"] * 3 + ["GATEWAY"]
+
+
+def test_an_error_with_json_prints_a_json_object_on_stdout(world: World) -> None:
+    """With ``--json`` an error is an object on stdout too (a script reads stdout), its class,
+    the bilingual lead and the detail; the human lines stay on stderr; exit 2."""
+    result = run(world, *sale_args("0", MAIN_SERIAL, "--json"))
+
+    assert result.exit_code == 2, result.output
+    said = json.loads(result.stdout)
+    assert said["error"] == "RuleError"
+    assert said["lead"] == "Operación rechazada antes de enviarla / Refused before sending"
+    assert "amount" in said["message"]
+    assert flat(result.stderr).startswith(f"Error: {said['lead']} ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--port", "{port}"],
+        ["sandbox", "--port", "{port}"],
+        ["dev", "--port", "{port}", "--sandbox-port", "0"],
+    ],
+    ids=["serve", "sandbox", "dev"],
+)
+def test_a_port_in_use_is_said_before_anything_starts(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve``, ``sandbox`` and ``dev`` on a port another process holds stop at once with
+    a bilingual message and exit 2: no panel, no generated secret printed, no database file."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = runner.invoke(app, [a.format(port=port) for a in args], env={})
+    assert result.exit_code == 2, result.output
+    assert f"port {port} is in use" in flat(result.stderr)
+    assert "Webhook" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--token-ttl", "0"], "--token-ttl"),
+        (["--webhook-url", "notaurl"], "--webhook-url"),
+    ],
+)
+def test_the_sandbox_refuses_bad_settings(args: list[str], said: str) -> None:
+    """A token lifetime of 0 or a response URL that is not http(s) is refused, exit 2."""
+    result = runner.invoke(app, ["sandbox", "--port", "0", *args], env={})
+    assert result.exit_code == 2, result.output
+    assert flat(result.stderr).startswith(f"Error: {said}")
