@@ -23,10 +23,14 @@
       "signin.empty": "Escribe el token.",
       "signin.failed": "No se pudo entrar: el servidor no respondió.",
       "signin.expired": "La sesión terminó. Vuelve a entrar.",
+      "signin.too_many": "Demasiados intentos fallidos desde esta red. Inténtalo de nuevo en {s} s.",
+      "signin.too_many_soon": "Demasiados intentos fallidos desde esta red. Inténtalo de nuevo en un momento.",
       "live.on": "En vivo",
       "live.off": "Sin conexión en vivo",
       "live.reconnecting": "Reconectando…",
-      "error.load": "No se pudieron cargar los datos. Se reintentará con el próximo evento.",
+      "error.load": "No se pudieron cargar los datos. Se reintentará en breve.",
+      "error.too_many": "Demasiados intentos: el servidor pidió esperar antes de consultar de nuevo. Se reintentará en {s} s.",
+      "error.too_many_soon": "Demasiados intentos: el servidor pidió esperar antes de consultar de nuevo. Se reintentará en breve.",
       "filter.date": "Fecha",
       "filter.store": "Sucursal",
       "filter.terminal": "Terminal",
@@ -59,6 +63,7 @@
       "totals.col.net": "Neto",
       "totals.none": "Sin ventas este día.",
       "totals.no_id": "(sin dato)",
+      "charts.label": "Gráficas",
       "chart.hours": "Ventas aprobadas por hora",
       "chart.declines": "Motivos de rechazo",
       "chart.no_sales": "Sin ventas aprobadas este día",
@@ -70,6 +75,7 @@
       "tx.more": "Ver más",
       "tx.loading": "Cargando…",
       "tx.empty": "No hay transacciones con estos filtros.",
+      "tx.error": "No se pudieron cargar las transacciones. Se reintentará en breve.",
       "tx.col.at": "Fecha y hora",
       "tx.col.kind": "Tipo",
       "tx.col.status": "Estado",
@@ -83,9 +89,9 @@
       "tx.tip": "propina {amount}",
       "tx.open": "Ver detalle de la transacción {id}",
       "exc.title": "Por revisar",
-      "exc.pushes_without_result": "Pushes sin resultado",
+      "exc.pushes_without_result": "Envíos a la terminal sin resultado",
       "exc.pushes_without_result.help": "Se enviaron a la terminal y no llegó resultado a tiempo.",
-      "exc.results_without_push": "Resultados sin push",
+      "exc.results_without_push": "Resultados sin envío",
       "exc.results_without_push.help": "Ventas que llegaron sin que este sistema las pidiera.",
       "exc.reversals": "Reversos",
       "exc.reversals.help": "El cargo se devolvió a la tarjeta o se devolverá.",
@@ -103,7 +109,7 @@
       "exc.col.terminal": "Terminal",
       "exc.col.folio": "Folio",
       "exc.col.order": "Orden",
-      "exc.col.push": "Push",
+      "exc.col.push": "Envío",
       "detail.back": "← Volver a transacciones",
       "detail.loading": "Cargando transacción…",
       "detail.not_found": "No existe la transacción {id}.",
@@ -114,7 +120,7 @@
       "detail.timeline": "Historial",
       "detail.timeline_empty": "Sin eventos.",
       "detail.deliveries": "Entregas recibidas",
-      "detail.pushes": "Pushes",
+      "detail.pushes": "Envíos a la terminal",
       "detail.raw": "Cuerpo original (JSON recibido)",
       "detail.raw_none": "El cuerpo no era JSON válido.",
       "detail.none": "Ninguno.",
@@ -136,6 +142,7 @@
       "field.status": "Estado",
       "field.approved": "Aprobada",
       "field.response_code": "Código de respuesta",
+      "field.response_text": "Significado de la respuesta",
       "field.message": "Mensaje de la terminal",
       "field.amount": "Monto",
       "field.tip_amount": "Propina",
@@ -156,7 +163,7 @@
       "field.delivery_count": "Entregas recibidas",
       "field.conflict_count": "Conflictos",
       "field.reprint_module": "Módulo de reimpresión",
-      "field.push_id": "Push",
+      "field.push_id": "Envío a la terminal",
       "field.source": "Origen del dato",
       "field.traceability": "Trazabilidad",
       "yes": "Sí",
@@ -190,10 +197,13 @@
       "outcome.probe": "Prueba",
       "outcome.unrecognised": "No reconocida",
       "outcome.pending": "Pendiente",
+      "outcome.invalid": "Inválida",
+      "outcome.too_large": "Demasiado grande",
+      "outcome.error": "Error al procesar",
       "event.push_sale": "Venta enviada a la terminal",
       "event.push_reprint": "Reimpresión pedida a la terminal",
       "event.push_cancel": "Cancelación pedida a la terminal",
-      "event.push_completed": "Push completado",
+      "event.push_completed": "Envío completado",
       "event.delivery_new": "Resultado recibido",
       "event.delivery_duplicate": "Entrega duplicada (ignorada)",
       "event.delivery_reprint": "Reimpresión recibida",
@@ -201,6 +211,9 @@
       "event.delivery_probe": "Prueba de configuración recibida",
       "event.delivery_unrecognised": "Entrega no reconocida",
       "event.delivery_pending": "Entrega por procesar",
+      "event.delivery_invalid": "Entrega inválida (no se pudo leer)",
+      "event.delivery_too_large": "Entrega demasiado grande (rechazada)",
+      "event.delivery_error": "Entrega con error al procesar",
     },
     en: {
       "app.title": "Payments dashboard",
@@ -215,10 +228,14 @@
       "signin.empty": "Enter the token.",
       "signin.failed": "Could not sign in: the server did not answer.",
       "signin.expired": "Your session ended. Please sign in again.",
+      "signin.too_many": "Too many failed attempts from this network. Try again in {s} s.",
+      "signin.too_many_soon": "Too many failed attempts from this network. Try again in a moment.",
       "live.on": "Live",
       "live.off": "Not live",
       "live.reconnecting": "Reconnecting…",
-      "error.load": "Could not load the data. It will be retried on the next event.",
+      "error.load": "Could not load the data. It will be retried shortly.",
+      "error.too_many": "Too many attempts: the server asked to wait before asking again. Retrying in {s} s.",
+      "error.too_many_soon": "Too many attempts: the server asked to wait before asking again. Retrying shortly.",
       "filter.date": "Date",
       "filter.store": "Store",
       "filter.terminal": "Terminal",
@@ -251,6 +268,7 @@
       "totals.col.net": "Net",
       "totals.none": "No sales on this day.",
       "totals.no_id": "(none)",
+      "charts.label": "Charts",
       "chart.hours": "Approved sales by hour",
       "chart.declines": "Decline reasons",
       "chart.no_sales": "No approved sales on this day",
@@ -262,6 +280,7 @@
       "tx.more": "Show more",
       "tx.loading": "Loading…",
       "tx.empty": "No transactions match these filters.",
+      "tx.error": "Could not load the transactions. They will be retried shortly.",
       "tx.col.at": "Date and time",
       "tx.col.kind": "Type",
       "tx.col.status": "Status",
@@ -328,6 +347,7 @@
       "field.status": "Status",
       "field.approved": "Approved",
       "field.response_code": "Response code",
+      "field.response_text": "What the response means",
       "field.message": "Terminal message",
       "field.amount": "Amount",
       "field.tip_amount": "Tip",
@@ -382,6 +402,9 @@
       "outcome.probe": "Probe",
       "outcome.unrecognised": "Unrecognised",
       "outcome.pending": "Pending",
+      "outcome.invalid": "Invalid",
+      "outcome.too_large": "Too large",
+      "outcome.error": "Processing error",
       "event.push_sale": "Sale pushed to the terminal",
       "event.push_reprint": "Reprint asked of the terminal",
       "event.push_cancel": "Cancellation asked of the terminal",
@@ -393,6 +416,9 @@
       "event.delivery_probe": "Configuration probe received",
       "event.delivery_unrecognised": "Unrecognised delivery",
       "event.delivery_pending": "Delivery waiting to be processed",
+      "event.delivery_invalid": "Invalid delivery (could not be read)",
+      "event.delivery_too_large": "Delivery too large (refused)",
+      "event.delivery_error": "Delivery that failed to process",
     },
   };
 
@@ -405,6 +431,9 @@
     ["folio", "f-folio"],
   ];
   const PAGE_SIZE = 50;
+  // How often the summary (totals, exceptions) is refreshed while the page is visible: a push
+  // that expires sends no event. Tests set window.NPS_REFRESH_MS before the script runs.
+  const REFRESH_MS = Number(window.NPS_REFRESH_MS) > 0 ? Number(window.NPS_REFRESH_MS) : 30000;
 
   // -- state -----------------------------------------------------------------------------------
 
@@ -414,6 +443,7 @@
     items: [],
     nextCursor: null,
     listLoading: false,
+    listError: false,
     listSeq: 0,
     queued: [],
     report: null,
@@ -424,12 +454,20 @@
     detailError: null,
     live: "off",
     signedIn: false,
+    notice: null,
+    // When the server answers 429: the time (ms) it said to retry at, shown as a countdown.
+    retryAt: 0,
+    // The date the filter was set to as "today" (not picked by the user): it follows the day.
+    autoDate: null,
     fresh: new Set(),
   };
   let events = null;
   let reconnectTimer = null;
   let summaryTimer = null;
   let typingTimer = null;
+  let refreshTimer = null;
+  let retryTimer = null;
+  let countdownTimer = null;
 
   // -- helpers ---------------------------------------------------------------------------------
 
@@ -546,6 +584,17 @@
     return [top, card.type ? h("span", { class: "sub" }, label("card", card.type)) : null];
   }
 
+  /** What a result means in the current language (the API's response_text); the terminal's
+   * own message (Spanish only) when the API gave no text. */
+  function inLanguage(texts, fallback) {
+    if (texts && typeof texts === "object" && texts[state.lang]) return texts[state.lang];
+    return fallback || "";
+  }
+
+  function responseText(tx) {
+    return inLanguage(tx.response_text, tx.message);
+  }
+
   function statusBadge(status) {
     return h("span", { class: `badge status-${status || "unknown"}`, dataset: { status: status || "" } },
       label("status", status));
@@ -556,10 +605,20 @@
   }
 
   class HttpError extends Error {
-    constructor(status, message) {
+    constructor(status, message, retryAfter = null) {
       super(message);
       this.status = status;
+      this.retryAfter = retryAfter;
     }
+  }
+
+  /** Seconds a Retry-After header asks to wait (a number or an HTTP date); null when absent. */
+  function retryAfterSeconds(response) {
+    const value = (response.headers.get("Retry-After") || "").trim();
+    if (!value) return null;
+    if (/^\d+$/.test(value)) return Math.max(1, Number(value));
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
   }
 
   async function api(path) {
@@ -568,8 +627,30 @@
       sessionEnded();
       throw new HttpError(401, "unauthorized");
     }
-    if (!response.ok) throw new HttpError(response.status, `${path}: ${response.status}`);
+    if (!response.ok) throw new HttpError(response.status, `${path}: ${response.status}`, retryAfterSeconds(response));
     return response.json();
+  }
+
+  /** Seconds left until state.retryAt, at least 1 while it is in the future. */
+  function secondsLeft() {
+    return Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
+  }
+
+  /** A 429 said "retry in `seconds`": count down on screen (sign-in error, notice) until then. */
+  function startCountdown(seconds) {
+    state.retryAt = seconds ? Date.now() + seconds * 1000 : 0;
+    clearInterval(countdownTimer);
+    if (!seconds) return;
+    countdownTimer = setInterval(() => {
+      if (Date.now() >= state.retryAt) {
+        clearInterval(countdownTimer);
+        state.retryAt = 0;
+        // The wait is over: the sign-in form may be used again.
+        if ($("signin-error").dataset.key === "signin.too_many") $("signin-error").dataset.key = "";
+      }
+      renderSigninError();
+      renderNotice();
+    }, 1000);
   }
 
   function query(params) {
@@ -611,8 +692,7 @@
 
   function renderAll() {
     applyStaticTexts();
-    const error = $("signin-error");
-    if (error.dataset.key) error.textContent = t(error.dataset.key);
+    renderSigninError();
     if (!state.signedIn) return;
     renderNotice();
     renderTableHead();
@@ -626,6 +706,7 @@
   function showSignin(messageKey) {
     state.signedIn = false;
     stopEvents();
+    stopRefresh();
     $("app").hidden = true;
     $("signout").hidden = true;
     $("live").hidden = true;
@@ -635,9 +716,21 @@
   }
 
   function setSigninError(key) {
+    $("signin-error").dataset.key = key;
+    renderSigninError();
+  }
+
+  function renderSigninError() {
     const error = $("signin-error");
-    error.dataset.key = key;
-    error.textContent = key ? t(key) : "";
+    let key = error.dataset.key || "";
+    if (key === "signin.too_many" && !state.retryAt) key = "signin.too_many_soon";
+    error.textContent = key ? t(key, { s: secondsLeft() }) : "";
+  }
+
+  /** The server answered 429 to a sign-in: say so, with the wait it asked for. */
+  function signinRefused(response) {
+    startCountdown(retryAfterSeconds(response));
+    setSigninError("signin.too_many");
   }
 
   function sessionEnded() {
@@ -668,6 +761,8 @@
       } else if (response.status === 401) {
         setSigninError("signin.wrong");
         input.select();
+      } else if (response.status === 429) {
+        signinRefused(response);
       } else {
         setSigninError("signin.failed");
       }
@@ -699,12 +794,13 @@
     $("app").hidden = false;
     $("signout").hidden = false;
     $("live").hidden = false;
-    if (!state.filters.date) state.filters.date = todayInMexicoCity();
+    if (!state.filters.date) state.filters.date = state.autoDate = todayInMexicoCity();
     writeFilterControls();
     renderTableHead();
     renderRows();
     renderSummary();
     startEvents();
+    startRefresh();
     loadList();
     loadSummary();
     renderRoute();
@@ -717,8 +813,73 @@
 
   function renderNotice() {
     const notice = $("notice");
-    notice.hidden = !state.notice;
-    notice.textContent = state.notice ? t(state.notice) : "";
+    let key = state.notice;
+    if (key === "error.too_many" && !state.retryAt) key = "error.too_many_soon";
+    notice.hidden = !key;
+    notice.textContent = key ? t(key, { s: secondsLeft() }) : "";
+  }
+
+  /** A load failed: say why (a 429 is not "the server is down"), and retry after the wait. */
+  function loadFailed(err) {
+    if (err instanceof HttpError && err.status === 401) return; // back to sign-in already
+    clearTimeout(retryTimer);
+    if (err instanceof HttpError && err.status === 429) {
+      startCountdown(err.retryAfter);
+      setNotice("error.too_many");
+      retryTimer = setTimeout(refresh, (err.retryAfter || REFRESH_MS / 1000) * 1000 + 250);
+    } else {
+      setNotice("error.load");
+      retryTimer = setTimeout(refresh, Math.min(REFRESH_MS, 5000));
+    }
+  }
+
+  /** A load worked: the server answers again, so a load-error notice is out of date. */
+  function loadWorked() {
+    if ((state.notice === "error.load" || state.notice === "error.too_many") && !state.listError) {
+      startCountdown(null);
+      setNotice(null);
+    }
+  }
+
+  // -- periodic refresh and the day changing -------------------------------------------------
+
+  function startRefresh() {
+    stopRefresh();
+    refreshTimer = setInterval(() => {
+      if (document.visibilityState === "visible") refresh();
+    }, REFRESH_MS);
+  }
+
+  function stopRefresh() {
+    clearInterval(refreshTimer);
+    clearTimeout(retryTimer);
+    refreshTimer = null;
+  }
+
+  /** Reload what no event announces (pushes expiring, the day changing) or what failed. */
+  function refresh() {
+    if (!state.signedIn) return;
+    clearTimeout(retryTimer);
+    if (followToday()) return;
+    if (state.listError) loadList();
+    loadSummary();
+    if (state.detailKey && state.detailError === "load") loadDetail(state.detailKey);
+  }
+
+  /** Past midnight, a date filter still on the day that was "today" moves to the new day;
+   * a date the user picked stays. True when it moved (and everything was reloaded). */
+  function followToday() {
+    const today = todayInMexicoCity();
+    if (!state.autoDate || state.autoDate === today || state.filters.date !== state.autoDate) return false;
+    state.filters.date = state.autoDate = today;
+    writeFilterControls();
+    loadList();
+    loadSummary();
+    return true;
+  }
+
+  function onVisible() {
+    if (document.visibilityState === "visible" && state.signedIn) refresh();
   }
 
   // -- filters ---------------------------------------------------------------------------------
@@ -755,6 +916,7 @@
     const dateBefore = state.filters.date;
     readFilterControls();
     if (JSON.stringify(state.filters) === before) return;
+    if (state.filters.date !== dateBefore) state.autoDate = null; // the user picked it
     updateExportLink();
     loadList();
     if (state.filters.date !== dateBefore) loadSummary();
@@ -766,7 +928,8 @@
   }
 
   function clearFilters() {
-    state.filters = { date: todayInMexicoCity(), store_id: "", terminal_id: "", status: "", folio: "" };
+    state.autoDate = todayInMexicoCity();
+    state.filters = { date: state.autoDate, store_id: "", terminal_id: "", status: "", folio: "" };
     writeFilterControls();
     loadList();
     loadSummary();
@@ -817,7 +980,8 @@
       amount.push(h("span", { class: "sub" }, t("tx.tip", { amount: money(tx.tip_amount) })));
     }
     const response = [h("span", { class: "code" }, tx.response_code || "—")];
-    if (tx.message) response.push(" ", h("span", { class: "sub" }, tx.message));
+    const meaning = responseText(tx);
+    if (meaning) response.push(" ", h("span", { class: "sub" }, meaning));
     const row = h("tr", {
       class: `tx-row kind-${tx.kind}${state.fresh.has(tx.key) ? " fresh" : ""}`,
       dataset: { key: tx.key, status: tx.status || "", kind: tx.kind || "" },
@@ -839,8 +1003,10 @@
   function renderRows() {
     const body = $("transactions").tBodies[0];
     if (state.items.length === 0) {
-      const text = state.listLoading ? t("tx.loading") : t("tx.empty");
-      body.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: COLUMNS.length }, text)));
+      // A failed load is not an empty day: never say "no transactions" when we do not know.
+      const text = state.listLoading ? t("tx.loading") : state.listError ? t("tx.error") : t("tx.empty");
+      body.replaceChildren(h("tr", { class: `empty${state.listError && !state.listLoading ? " load-error" : ""}` },
+        h("td", { colspan: COLUMNS.length }, text)));
     } else {
       body.replaceChildren(...state.items.map(buildRow));
     }
@@ -868,7 +1034,8 @@
       state.items = append ? state.items.concat(items) : items;
       state.nextCursor = page.next_cursor;
       state.listLoading = false;
-      if (state.notice === "error.load") setNotice(null);
+      state.listError = false;
+      loadWorked();
       const queued = state.queued;
       state.queued = [];
       renderRows();
@@ -876,8 +1043,13 @@
     } catch (err) {
       if (seq !== state.listSeq) return;
       state.listLoading = false;
+      // Rows already shown (a failed "more") stay; a failed first page is an error, not empty.
+      const queued = state.queued;
+      state.queued = [];
+      if (!append) state.listError = true;
       renderRows();
-      if (!(err instanceof HttpError && err.status === 401)) setNotice("error.load");
+      if (append) for (const tx of queued) upsertTransaction(tx, false);
+      loadFailed(err);
     }
   }
 
@@ -886,6 +1058,12 @@
     if (!tx || !tx.key) return;
     if (state.listLoading) {
       state.queued.push(tx);
+      return;
+    }
+    if (state.listError) {
+      // The list failed to load: one live row would read as the whole day. A delivery means
+      // the server answers again, so load the list instead.
+      loadList();
       return;
     }
     const body = $("transactions").tBodies[0];
@@ -930,10 +1108,11 @@
       if (day !== summaryDate()) return; // the date changed meanwhile; a newer load is coming
       state.report = report;
       state.exceptions = exceptions;
+      loadWorked();
       renderSummary();
       renderDatalists();
     } catch (err) {
-      if (!(err instanceof HttpError && err.status === 401)) setNotice("error.load");
+      loadFailed(err);
     }
   }
 
@@ -1082,7 +1261,7 @@
       const y = top + i * rowH;
       const barW = max > 0 ? Math.max(2, ((width - labelW - countW - 10) * reason.count) / max) : 0;
       const code = reason.code || "—";
-      const text = `${code} · ${reason.message || ""}`;
+      const text = `${code} · ${inLanguage(reason.text, reason.message)}`;
       svg.append(s("g", { class: "decline", dataset: { code } },
         s("title", null, t("chart.decline_title", { code, count: reason.count })),
         s("text", { x: labelW - 8, y: y + rowH / 2 + 4, class: "tick label", "text-anchor": "end" },
@@ -1124,7 +1303,7 @@
 
   function exceptionTable(rows, shape) {
     if (shape === "push") {
-      return h("table", { class: "grid compact" },
+      return h("div", { class: "table-scroll" }, h("table", { class: "grid compact" },
         h("thead", null, h("tr", null, ["at", "kind", "state", "amount", "terminal", "folio", "push"].map(
           (c) => h("th", { scope: "col", class: c === "amount" ? "num" : null }, t(`exc.col.${c}`))))),
         h("tbody", null, rows.map((p) => h("tr", { dataset: { push: p.id } },
@@ -1134,9 +1313,9 @@
           h("td", { class: "num" }, money(p.amount)),
           h("td", { class: "id" }, p.terminal_id || "—"),
           h("td", { class: "id folio" }, p.folio_number || "—"),
-          h("td", { class: "id" }, p.transaction_key ? h("a", { href: detailHref(p.transaction_key) }, p.id) : p.id)))));
+          h("td", { class: "id" }, p.transaction_key ? h("a", { href: detailHref(p.transaction_key) }, p.id) : p.id))))));
     }
-    return h("table", { class: "grid compact" },
+    return h("div", { class: "table-scroll" }, h("table", { class: "grid compact" },
       h("thead", null, h("tr", null, ["at", "kind", "state", "amount", "terminal", "folio", "order"].map(
         (c) => h("th", { scope: "col", class: c === "amount" ? "num" : null }, t(`exc.col.${c}`))))),
       h("tbody", null, rows.map((tx) => h("tr", { dataset: { key: tx.key } },
@@ -1146,7 +1325,7 @@
         h("td", { class: "num" }, money(tx.amount)),
         h("td", { class: "id" }, tx.terminal_id || "—"),
         h("td", { class: "id folio" }, tx.folio_number || "—"),
-        h("td", { class: "id" }, h("a", { href: detailHref(tx.key) }, tx.order_id || t("detail.open")))))));
+        h("td", { class: "id" }, h("a", { href: detailHref(tx.key) }, tx.order_id || t("detail.open"))))))));
   }
 
   // -- live events -----------------------------------------------------------------------------
@@ -1194,8 +1373,11 @@
           try {
             await api("/api/session");
             if (state.signedIn) startEvents();
-          } catch (_err) {
-            if (state.signedIn) reconnectTimer = setTimeout(startEvents, 5000);
+          } catch (err) {
+            if (!state.signedIn) return;
+            const wait = err instanceof HttpError && err.status === 429 ? (err.retryAfter || 5) : 5;
+            if (err instanceof HttpError && err.status === 429) loadFailed(err);
+            reconnectTimer = setTimeout(startEvents, wait * 1000);
           }
         }, 1000);
       }
@@ -1301,7 +1483,7 @@
   }
 
   const DETAIL_FIELDS = [
-    "order_id", "folio_number", "kind", "status", "approved", "response_code", "message", "amount",
+    "order_id", "folio_number", "kind", "status", "approved", "response_code", "response_text", "message", "amount",
     "tip_amount", "cancelled", "card", "bank", "auth_code", "msi", "terminal_id", "store_id",
     "transaction_id", "transaction_at", "business_date", "received_at", "updated_at",
     "reprint_count", "delivery_count", "conflict_count", "reprint_module", "push_id", "source",
@@ -1323,6 +1505,8 @@
       case "approved":
       case "cancelled":
         return tx[name] ? t("yes") : t("no");
+      case "response_text":
+        return responseText(tx) || "—";
       case "card":
         return cardText(tx.card);
       case "bank":
@@ -1484,6 +1668,7 @@
     $("f-clear").addEventListener("click", clearFilters);
     $("more").addEventListener("click", () => loadList(true));
     $("transactions").tBodies[0].addEventListener("click", onRowClick);
+    document.addEventListener("visibilitychange", onVisible);
     window.addEventListener("hashchange", () => {
       renderRoute();
       window.scrollTo(0, 0);
@@ -1491,7 +1676,10 @@
     try {
       const response = await fetch("/api/session", { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (response.ok) showApp();
-      else showSignin("");
+      else if (response.status === 429) {
+        showSignin("");
+        signinRefused(response);
+      } else showSignin("");
     } catch (_err) {
       showSignin("signin.failed");
     }
