@@ -385,3 +385,19 @@ def test_a_refused_cancellation_of_a_sale_cancelled_anyway_needs_no_refund(store
     assert [(item["order_id"], item["kind"], item["status"]) for item in found] == [
         ("X-2", "cancellation", "declined")
     ]
+
+
+def test_a_sale_a_reprint_reported_declined_gives_the_decline_as_its_reason(
+    store: Store,
+) -> None:
+    """A sale approved, then reported declined by a reprint (module D), is a decline reason
+    that reads "declined", not its code's "approved", as its own ``response_text`` does."""
+    approved = sale("D-1")
+    deliver(store, approved)
+    deliver(store, reprint_of(approved, "D"))
+
+    [reason] = store.daily_report(DAY)["decline_reasons"]
+    [item] = store.list_transactions(TransactionFilter(date=DAY))["items"]
+    assert (reason["code"], reason["count"]) == ("00", 1)
+    assert reason["text"] == item["response_text"]
+    assert reason["text"] == {"es": "Transacción rechazada", "en": "Transaction declined"}

@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 
 from .._personal import Sealer, blank, hide, without_personal
-from ..codes import CodeInfo, describe, describe_result
+from ..codes import CodeInfo, describe_result
 from ..errors import TerminalBusyError
 from ..wire import MEXICO_CITY, decode_object
 from .engine import Engines
@@ -520,7 +520,9 @@ def daily_report(engines: Engines, day: date) -> dict[str, Any]:
                 "code": code,
                 "message": message,
                 "count": count,
-                "text": _texts(describe(code, message)),
+                # A sale a reprint reported declined (module D) keeps its code "00": its
+                # reason is the decline, not the code's "approved".
+                "text": _texts(describe_result(code, message, "declined")),
             }
             for code, (message, count) in sorted(
                 declines.items(), key=lambda item: (-item[1][1], str(item[0]))
