@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -721,11 +721,10 @@ def _filters(
 ) -> Any:  # fmt: skip
     """The filters of ``transactions`` and ``export``; an unknown status is refused (it would
     match nothing, an empty list that reads as "none today")."""
+    from .receiver.api import TX_STATUSES as known
     from .store import TransactionFilter
-    from .wire import Status
 
     if status is not None:
-        known = [str(s) for s in Status if s is not Status.NONE]  # NONE: bodies, not sales
         wanted = _STATUS_ALIASES.get(status.strip().lower(), status.strip().lower())
         if wanted not in known:
             console.print(
@@ -801,21 +800,6 @@ def _print_table(
     out.print(table)
 
 
-def _csv_to_stdout(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """CSV as the API sends it: UTF-8 with a byte-order mark (Excel then shows the accents),
-    written as bytes, so the console's own encoding cannot change or refuse it."""
-    import csv
-    import io
-
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(header)
-    writer.writerows(rows)
-    stdout = typer.get_binary_stream("stdout")
-    stdout.write(("\ufeff" + text.getvalue()).encode("utf-8"))
-    stdout.flush()
-
-
 @app.command()
 def report(
     date_: Annotated[
@@ -878,7 +862,7 @@ def transactions(
     """Lista transacciones / List transactions."""
     import itertools
 
-    from .receiver.api import CSV_COLUMNS, csv_row
+    from .receiver.api import csv_bytes
 
     fmt = _check_format(output)
     filters = _filters(date_, store_id, terminal, status, folio)
@@ -890,7 +874,10 @@ def transactions(
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if fmt == "csv":
-        _csv_to_stdout(CSV_COLUMNS, (csv_row(item) for item in rows))
+        # The API's CSV, BOM and all, written as bytes: the console's encoding cannot change it.
+        stdout = typer.get_binary_stream("stdout")
+        stdout.write(csv_bytes(rows))
+        stdout.flush()
         return
     shown = ("transaction_at", "terminal_id", "store_id", "folio_number", "order_id", "status",
              "amount")  # fmt: skip

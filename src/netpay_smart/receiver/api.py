@@ -221,7 +221,7 @@ class Api:
             rows = await self._run(lambda: list(self._store.iter_transactions(filters)))
             name = f"transacciones-{filters.date or 'todas'}.csv"
             return Response(
-                _csv(rows),
+                csv_bytes(rows),
                 media_type="text/csv; charset=utf-8",
                 headers={"content-disposition": f'attachment; filename="{name}"'},
             )
@@ -405,7 +405,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv(rows: list[dict[str, Any]]) -> bytes:
+def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
     """UTF-8 with a byte-order mark, so that Excel shows the accents right."""
     out = io.StringIO()
     writer = csv.writer(out)
