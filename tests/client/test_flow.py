@@ -6,6 +6,7 @@ card timeout only passes when a test moves time. Each behaviour uses its own ter
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -19,7 +20,12 @@ import pytest
 
 from netpay_smart.client import AsyncClient, AsyncPush, Card, Client, Outcome, OutcomeStatus, Push
 from netpay_smart.codes import describe
-from netpay_smart.errors import RuleError, TerminalBusyError, TerminalNotFoundError
+from netpay_smart.errors import (
+    ConfigurationError,
+    RuleError,
+    TerminalBusyError,
+    TerminalNotFoundError,
+)
 from netpay_smart.sandbox import SandboxConfig, create_sandbox_app
 from netpay_smart.wire import MEXICO_CITY
 from tests.conftest import serve_in_thread
@@ -528,3 +534,39 @@ def test_async_second_sale_on_a_waiting_terminal_is_busy(world: World, clock: Ma
     busy, first = anyio.run(main)
     assert (busy.status, busy.code) == (None, "terminal_busy")
     assert first.code == "02"
+
+
+def test_an_async_client_serves_a_second_event_loop_with_the_same_token(
+    world: World, clock: ManualClock
+) -> None:
+    """An AsyncClient used in two asyncio.run calls sells in both and logs in only once."""
+    client = AsyncClient(**world.client_options(clock=clock.now))
+    before = world.sandbox.token_requests
+
+    async def sell() -> Outcome:
+        outcome = await client.sale(
+            serial_number=MAIN_SERIAL, store_id=MAIN_STORE, amount="7.00", wait=True,
+            timeout=WAIT, folio_number=folio(),
+        )  # fmt: skip
+        assert isinstance(outcome, Outcome)
+        return outcome
+
+    first = asyncio.run(sell())
+    second = asyncio.run(sell())
+    asyncio.run(client.aclose())
+    assert (first.approved, second.approved) == (True, True)
+    assert first.order_id != second.order_id
+    assert world.sandbox.token_requests - before == 1
+
+
+def test_an_async_client_in_use_on_another_loop_says_so(world: World) -> None:
+    """An AsyncClient whose first event loop still runs refuses a second one with a hint."""
+    client = AsyncClient(base_url=world.sandbox_url, username=USERNAME, password=PASSWORD)
+    first = asyncio.new_event_loop()
+    try:
+        first.run_until_complete(client.token())
+        with pytest.raises(ConfigurationError, match="one AsyncClient per event loop"):
+            asyncio.run(client.sale(serial_number=QUIET, store_id=MAIN_STORE, amount="1.00"))
+        first.run_until_complete(client.aclose())
+    finally:
+        first.close()

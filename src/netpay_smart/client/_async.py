@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import anyio
 import httpx
 
-from ..errors import APIError, TerminalBusyError, TransportError
+from ..errors import APIError, ConfigurationError, TerminalBusyError, TransportError
 from ._auth import StoredToken, TokenAuth, TokenStore
 from ._base import (
     DEFAULT_WAIT,
@@ -114,17 +115,56 @@ class AsyncClient:
             store=token_store,
             clock=clock,
         )
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
-        self._receiver: httpx.AsyncClient | None = None
-        if self.settings.receiver_url and self.settings.api_token:
-            self._receiver = httpx.AsyncClient(
-                base_url=self.settings.receiver_url,
-                headers={"Authorization": f"Bearer {self.settings.api_token}"},
-                timeout=timeout,
-                transport=receiver_transport,
-            )
+        self._transports = transport, receiver_transport
+        self._http, self._receiver = self._connect()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections belong to
+        self._loop_guard: AsyncIterator[None] | None = None
         self._busy: set[str] = set()
         self._busy_lock = anyio.Lock()
+
+    def _connect(self) -> tuple[httpx.AsyncClient, httpx.AsyncClient | None]:
+        transport, receiver_transport = self._transports
+        http = httpx.AsyncClient(timeout=self.settings.timeout, transport=transport)
+        receiver = None
+        if self.settings.receiver_url and self.settings.api_token:
+            receiver = httpx.AsyncClient(
+                base_url=self.settings.receiver_url,
+                headers={"Authorization": f"Bearer {self.settings.api_token}"},
+                timeout=self.settings.timeout,
+                transport=receiver_transport,
+            )
+        return http, receiver
+
+    async def _on_this_loop(self) -> None:
+        """Pooled connections belong to the event loop that opened them. A client used again
+        after that loop ended (a second ``asyncio.run``) opens new ones; the token is kept."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): nothing outlives the run
+            return
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            if not self._loop.is_closed():
+                raise ConfigurationError(
+                    "this AsyncClient is in use on another event loop",
+                    hint="create one AsyncClient per event loop",
+                )
+            self._http, self._receiver = self._connect()
+        self._loop = loop
+        # An async generator is closed by the loop as it shuts down (asyncio.run does it),
+        # while it can still close this loop's connections cleanly.
+        self._loop_guard = self._close_with_loop()
+        await self._loop_guard.__anext__()
+
+    async def _close_with_loop(self) -> AsyncIterator[None]:
+        http, receiver = self._http, self._receiver
+        try:
+            yield
+        finally:
+            await http.aclose()
+            if receiver is not None:
+                await receiver.aclose()
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.settings.base_url!r})"
@@ -136,6 +176,7 @@ class AsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self._on_this_loop()
         await self._http.aclose()
         if self._receiver is not None:
             await self._receiver.aclose()
@@ -241,12 +282,14 @@ class AsyncClient:
     # -- I/O --------------------------------------------------------------------------------
 
     async def _send(self, request: httpx.Request, **kw: Any) -> httpx.Response:
+        await self._on_this_loop()
         try:
             return await self._http.send(request, **kw)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
 
     async def _receiver_call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        await self._on_this_loop()
         assert self._receiver is not None
         try:
             return await self._receiver.request(method, path, **kw)
