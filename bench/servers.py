@@ -38,9 +38,11 @@ SERVER_CPU = 0
 LOAD_CPU = 1
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/netpay_bench"
 #: The options ``netpay-smart serve`` gives uvicorn (cli.py), for the apps bench/ serves itself.
+#: The receiver's HTTP protocol also times out slow requests (receiver/serving.py): its cost is
+#: the receiver's, so the no-op runs on uvicorn's own.
 UVICORN_OPTIONS = [
     "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", "5",
+    "--timeout-keep-alive", "30", "--timeout-graceful-shutdown", "5", "--limit-concurrency", "1000",
 ]  # fmt: skip
 
 

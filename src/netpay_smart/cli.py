@@ -34,7 +34,12 @@ from .errors import (
     TerminalNotFoundError,
     TransportError,
 )
-from .settings import ReceiverSettings, database_url_from_env
+from .settings import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT,
+    ReceiverSettings,
+    database_url_from_env,
+)
 
 __all__ = ["app", "main"]
 
@@ -123,12 +128,22 @@ def serve(
         int | None, typer.Option(help="Largest webhook body in bytes (default 65536).")
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request (secrets redacted).")] = True,
+    request_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a client has to send a whole request; slower ones are cut."),
+    ] = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: Annotated[
+        int,
+        typer.Option(help="Open connections (or running requests) past which new ones get 503."),
+    ] = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Recibe los resultados de las terminales / Receive the terminals' results."""
-    import uvicorn
-
     from .receiver import create_app
+    from .receiver.serving import server_config
 
+    if request_timeout <= 0 or max_connections < 1:
+        console.print("[bold red]Error:[/] --request-timeout > 0 y / and --max-connections >= 1")
+        raise typer.Exit(2)
     _require_free_port(host, port)
     try:
         settings = ReceiverSettings.from_env(
@@ -169,10 +184,12 @@ def serve(
     gc.collect()
     gc.freeze()
     _draining_server(
-        uvicorn.Config(
+        server_config(
             receiver,
             host=host,
             port=port,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
             log_level="info",
             access_log=access_log,
             timeout_graceful_shutdown=5,
@@ -258,6 +275,7 @@ def dev(
     import uvicorn
 
     from .receiver import create_app
+    from .receiver.serving import server_config
     from .sandbox import SandboxConfig, create_sandbox_app
 
     host = "127.0.0.1"
@@ -310,7 +328,7 @@ def dev(
     async def both() -> None:
         servers = [
             _draining_server(
-                uvicorn.Config(
+                server_config(
                     receiver, host=host, port=port, log_level="warning",
                     timeout_graceful_shutdown=3,
                 ),

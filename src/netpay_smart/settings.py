@@ -14,7 +14,18 @@ from .errors import ConfigurationError
 from .store.engine import DEFAULT_DATABASE_URL
 from .store.spool import DEFAULT_SPOOL_PATH
 
-__all__ = ["ReceiverSettings", "database_url_from_env", "is_loopback"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "ReceiverSettings",
+    "database_url_from_env",
+    "is_loopback",
+]
+
+#: How the receiver is served (``receiver/serving.py``): seconds a client has to send one whole
+#: request, and open connections past which new ones are answered 503.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 def database_url_from_env(flag: str | None = None, env: Mapping[str, str] | None = None) -> str:

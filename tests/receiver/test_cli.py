@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -209,3 +210,88 @@ def test_sigterm_ends_streams_and_long_polls_and_exits_within_5_seconds(tmp_path
         assert tx["order_id"] == "term-1"
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Connections that hold the server without sending a request; too many connections
+# --------------------------------------------------------------------------------------------
+
+
+def _open(base: str, data: bytes = b"") -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    if data:
+        connection.sendall(data)
+    return connection
+
+
+def _deliveries(client: httpx.Client) -> int:
+    answer = client.get("/api/deliveries", headers={"authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    return len(answer.json()["items"])
+
+
+def test_serve_closes_connections_that_never_finish_a_request(tmp_path: Path) -> None:
+    """A connection silent, stuck in its headers or in its body past --request-timeout is
+    closed (408 when no answer began); the half-sent result is not stored, others still are."""
+    database = f"sqlite:///{tmp_path / 'slow.sqlite3'}"
+    env = serve_env(NETPAY_WEBHOOK_SECRET=SECRET, NETPAY_API_TOKEN=TOKEN)
+    with serve_process(tmp_path, "--database-url", database, "--request-timeout", "0.5",
+                       env=env) as s:  # fmt: skip
+        s.wait_ready()
+        head = f"POST /webhook/{SECRET} HTTP/1.1\r\nhost: terminal\r\n".encode()
+        silent = _open(s.base)
+        in_headers = _open(s.base, head)
+        in_body = _open(s.base, head + b"content-length: 2000\r\n\r\n" + sale_body("slow-1")[:40])
+        with httpx.Client(base_url=s.base, timeout=10) as client:
+            assert client.post(f"/webhook/{SECRET}", content=sale_body("fast-1")).content == ACK
+            answers = [c.recv(4096) for c in (silent, in_headers, in_body)]
+            assert answers[0].startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+            assert answers[1].startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+            assert b'"error":"request_timeout"' in answers[1]
+            assert answers[2] == b""  # closed without an answer: nothing was acknowledged
+            assert _deliveries(client) == 1
+        for connection in (silent, in_headers, in_body):
+            connection.close()
+        assert s.stderr().count("no whole request in 0.5 s") == 3
+
+
+def test_serve_answers_503_past_max_connections(tmp_path: Path) -> None:
+    """With --max-connections open, one more request gets 503 at once and nothing is stored;
+    once they close, results are acknowledged again."""
+    database = f"sqlite:///{tmp_path / 'busy.sqlite3'}"
+    env = serve_env(NETPAY_WEBHOOK_SECRET=SECRET, NETPAY_API_TOKEN=TOKEN)
+    with serve_process(tmp_path, "--database-url", database, "--max-connections", "4",
+                       env=env) as s:  # fmt: skip
+        s.wait_ready()
+        held = [_open(s.base) for _ in range(4)]
+        with httpx.Client(base_url=s.base, timeout=10) as client:
+            refused = client.post(f"/webhook/{SECRET}", content=sale_body("busy-1"))
+            assert refused.status_code == 503
+            for connection in held:
+                connection.close()
+            accepted = wait_until(
+                lambda: client.post(f"/webhook/{SECRET}", content=sale_body("busy-2")),
+                lambda answer: answer.status_code == 200,
+                what="an acknowledgement once the connections closed",
+            )
+            assert accepted.content == ACK
+            assert _deliveries(client) == 1
+
+
+@pytest.mark.parametrize(
+    "flags", [("--request-timeout", "0"), ("--max-connections", "0")], ids=["timeout", "max"]
+)
+def test_serve_refuses_limits_that_would_stop_every_request(
+    tmp_path: Path, flags: tuple[str, str]
+) -> None:
+    """A request timeout of 0 or no connections allowed exits 2 naming both flags."""
+    database = tmp_path / "limits.sqlite3"
+    done = _run_to_exit(
+        tmp_path, *flags, "--port", "1", "--database-url", f"sqlite:///{database}",
+        env=serve_env(),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--request-timeout > 0" in done.stdout + done.stderr
+    assert "--max-connections >= 1" in done.stdout + done.stderr
+    assert not database.exists()
