@@ -39,12 +39,21 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page; its screenshot is saved under tests/screenshots/ after the test."""
+    """A fresh page; its screenshot is saved under tests/screenshots/ after the test, which
+    fails if the page's Content-Security-Policy refused anything it needed."""
     context = browser.new_context(locale="es-MX", viewport={"width": 1280, "height": 900})
     opened = context.new_page()
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield opened
     finally:
         SCREENSHOTS.mkdir(exist_ok=True)
         opened.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
         context.close()
+    assert not refused, refused

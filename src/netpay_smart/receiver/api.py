@@ -26,7 +26,7 @@ from ..store.notify import Hub
 from ..wire import Kind, Status
 from .ops import AuthFailures
 
-__all__ = ["Api", "json_response"]
+__all__ = ["Api", "json_response", "read_body"]
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 SESSION_COOKIE = "nps_session"
@@ -54,6 +54,36 @@ def too_many(wait: float) -> Response:
         429,
         headers={"retry-after": str(int(wait + 0.999))},
     )
+
+
+#: The largest body the API reads (a push registration is a few hundred bytes).
+API_BODY_MAX = 64 * 1024
+#: Methods a dashboard session may use; anything that changes state takes the Bearer token, so
+#: that another page on the same site cannot make a signed-in browser do it (CSRF).
+_SESSION_METHODS = ("GET", "HEAD")
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused past ``limit`` bytes however it is sent (chunked too),
+    before more than that is held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> Response:
+    return problem(413, "too_large", f"the body is over the {limit} byte limit")
 
 
 class BadRequestError(Exception):
@@ -132,9 +162,23 @@ class Api:
             if wait:
                 return too_many(wait)
             if not (session or self.is_authorised(request)):
+                cookie = request.cookies.get(SESSION_COOKIE)
+                if (
+                    cookie is not None
+                    and "authorization" not in request.headers
+                    and self.session_valid(cookie)
+                ):
+                    # A signed-in browser asked to change something: no guess, no failure
+                    # counted (another page could make it ask, to lock the POS out).
+                    return problem(
+                        401,
+                        "unauthorized",
+                        "a dashboard session can only read; send Authorization: Bearer "
+                        "<NETPAY_API_TOKEN>",
+                    )
                 # A request that offers no token guesses nothing (the dashboard asks whether it
                 # is signed in on every visit): only a wrong one counts as a failure.
-                if "authorization" in request.headers or SESSION_COOKIE in request.cookies:
+                if "authorization" in request.headers or cookie is not None:
                     self.failures.failed(client)
                 return (
                     problem(
@@ -175,10 +219,16 @@ class Api:
         return self._session_ok(request)
 
     def _session_ok(self, request: Request) -> bool:
-        """A valid session cookie, and no Bearer token that would say otherwise."""
+        """A valid session cookie on a request that only reads, and no Bearer token that
+        would say otherwise."""
         cookie = request.cookies.get(SESSION_COOKIE)
         scheme = request.headers.get("authorization", "").partition(" ")[0]
-        return cookie is not None and scheme.lower() != "bearer" and self.session_valid(cookie)
+        return (
+            cookie is not None
+            and request.method in _SESSION_METHODS
+            and scheme.lower() != "bearer"
+            and self.session_valid(cookie)
+        )
 
     # -- dashboard sessions: a signed expiry, no server state ---------------------------------
 
@@ -269,7 +319,9 @@ class Api:
 
     async def register_push(self, request: Request) -> Response:
         try:
-            body = msgspec.json.decode(await request.body(), type=PushRequest)
+            body = msgspec.json.decode(await read_body(request, API_BODY_MAX), type=PushRequest)
+        except BodyTooLargeError:
+            return too_large(API_BODY_MAX)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return problem(400, "bad_request", f"invalid push: {exc}")
         try:
@@ -282,7 +334,11 @@ class Api:
 
     async def update_push(self, request: Request) -> Response:
         try:
-            body = msgspec.json.decode(await request.body(), type=dict[str, str])
+            raw = await read_body(request, API_BODY_MAX)
+        except BodyTooLargeError:
+            return too_large(API_BODY_MAX)
+        try:
+            body = msgspec.json.decode(raw, type=dict[str, str])
             changed = await self._run(
                 self._store.update_push_state,
                 request.path_params["push_id"],

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import msgspec
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +29,16 @@ from .. import __version__
 from ..settings import ReceiverSettings
 from ..store import Spool, Store
 from ..store.notify import Hub, listen
-from .api import SESSION_COOKIE, SESSION_SECONDS, Api, json_response, too_many
+from .api import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Api,
+    BodyTooLargeError,
+    json_response,
+    read_body,
+    too_large,
+    too_many,
+)
 from .openapi import openapi
 from .ops import AuthFailures, Metrics, install_log_redaction
 from .webhook import PREFIX, Webhook
@@ -37,6 +48,21 @@ __all__ = ["Receiver", "create_app"]
 log = logging.getLogger("netpay_smart.receiver")
 
 Scope = dict[str, Any]
+
+SIGN_IN_BODY_MAX = 4096  # the body of a sign-in is one token
+_RAW_PREFIX = PREFIX.encode()
+
+# Every asset is the package's own and no script is inline, so the strictest policy costs
+# nothing: no other site can frame the dashboard, run a script in it or take its referrer.
+_PAGE_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+     b"form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]  # fmt: skip
+_API_HEADERS = [*_PAGE_HEADERS[1:], (b"cache-control", b"no-store")]
 
 
 class Receiver:
@@ -150,10 +176,21 @@ class Receiver:
             await anyio.to_thread.run_sync(self.store.stop)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # "/webhook%2F<secret>" is no webhook address (terminals send the slash as it is).
+        if scope["path"].startswith(PREFIX) and scope.get("raw_path", b"").startswith(_RAW_PREFIX):
             await self.webhook(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        headers = _API_HEADERS if scope["path"].startswith("/api/") else _PAGE_HEADERS
+
+        async def with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *headers]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
     # -- operations -------------------------------------------------------------------------
 
@@ -259,21 +296,40 @@ class Receiver:
     # -- dashboard sessions -----------------------------------------------------------------
 
     async def sign_in(self, request: Request) -> Response:
-        """Trade the API token for an http-only session cookie (form or JSON body)."""
-        content_type = request.headers.get("content-type", "")
-        token = ""
-        if content_type.startswith("application/json"):
-            with contextlib.suppress(ValueError, AttributeError):
-                token = str((await request.json()).get("token", ""))
-        else:
-            async with request.form() as form:
-                value = form.get("token")
-                token = value if isinstance(value, str) else ""
+        """Trade the API token for an http-only session cookie (JSON or form body).
+
+        Only the dashboard's own page may sign in (another site's page must not be able to
+        spend the address's failed attempts), the limit is checked before the body is read,
+        and the body is one short token: anything larger is refused unread.
+        """
+        if not _same_origin(request):
+            return _cross_origin()
         client = request.client.host if request.client else "-"
         wait = self.failures.retry_after(client)
         if wait:
             return too_many(wait)
-        if not token or not self.api.token_matches(token.strip()):
+        try:
+            body = await read_body(request, SIGN_IN_BODY_MAX)
+        except BodyTooLargeError:
+            return too_large(SIGN_IN_BODY_MAX)
+        content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        token: Any = ""
+        if content_type == "application/json":
+            with contextlib.suppress(msgspec.DecodeError, RecursionError):
+                decoded = msgspec.json.decode(body)
+                token = decoded.get("token", "") if isinstance(decoded, dict) else ""
+        elif content_type in ("application/x-www-form-urlencoded", ""):
+            token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0]
+        else:
+            return json_response(
+                {
+                    "error": "unsupported_media_type",
+                    "message": "send the token as JSON or as a form",
+                },
+                415,
+            )
+        token = token.strip() if isinstance(token, str) else ""
+        if not token or not self.api.token_matches(token):
             self.failures.failed(client)
             return json_response(
                 {"error": "unauthorized", "message": "token incorrecto / wrong token"}, 401
@@ -292,7 +348,9 @@ class Receiver:
         )
         return response
 
-    async def sign_out(self, _request: Request) -> Response:
+    async def sign_out(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _cross_origin()
         response = Response(status_code=204)
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
         return response
@@ -337,6 +395,29 @@ def _language(request: Request) -> str:
         if tag.startswith("es"):
             return "es"
     return "es"
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a browser sent this from the receiver's own pages. Browsers say where a POST
+    comes from (``Sec-Fetch-Site``, ``Origin``); a client that is no browser says neither."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:  # every current browser; a proxy in front does not change it
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    return urlsplit(origin).netloc in hosts
+
+
+def _cross_origin() -> Response:
+    return json_response(
+        {
+            "error": "cross_origin",
+            "message": "sign in from the dashboard's own page / inicie sesión desde el panel",
+        },
+        403,
+    )
 
 
 def _is_local(request: Request) -> bool:

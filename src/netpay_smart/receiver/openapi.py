@@ -223,6 +223,7 @@ def openapi(version: str) -> dict[str, Any]:
                     "responses": {
                         "201": _json(_push, "registered"),
                         "409": _json(_error, "terminal busy"),
+                        "413": _json(_error, "body over 64 KiB"),
                         **_400,
                         **_401,
                     },
@@ -272,6 +273,7 @@ def openapi(version: str) -> dict[str, Any]:
                     "responses": {
                         "200": _json(_push, "updated"),
                         "409": _json(_error, "not open"),
+                        "413": _json(_error, "body over 64 KiB"),
                         **_400,
                         **_401,
                     },
@@ -299,27 +301,39 @@ def openapi(version: str) -> dict[str, Any]:
             },
             "/session": {
                 "post": {
-                    "summary": "Trade the API token for the dashboard's session cookie",
+                    "summary": "Trade the API token for the dashboard's session cookie "
+                    "(from the dashboard's own page; the session can only read)",
                     "security": [],
                     "requestBody": {
                         "content": {
-                            "application/json": {
+                            media: {
                                 "schema": {
                                     "type": "object",
                                     "required": ["token"],
                                     "properties": {"token": {"type": "string"}},
                                 }
                             }
+                            for media in ("application/json", "application/x-www-form-urlencoded")
                         }
                     },
                     "responses": {
                         "204": {"description": "signed in; cookie set"},
                         "401": _json(_error, "wrong token"),
+                        "403": _json(_error, "sent from another origin"),
+                        "413": _json(_error, "body over 4 KiB"),
+                        "415": _json(_error, "neither JSON nor a form"),
+                        "429": _json(_error, "too many failed attempts from this address"),
                     },
                 }
             },
             "/session/logout": {
-                "post": {"security": [], "responses": {"204": {"description": "signed out"}}}
+                "post": {
+                    "security": [],
+                    "responses": {
+                        "204": {"description": "signed out"},
+                        "403": _json(_error, "sent from another origin"),
+                    },
+                }
             },
             "/healthz": {"get": {"security": [], "responses": {"200": {"description": "alive"}}}},
             "/readyz": {

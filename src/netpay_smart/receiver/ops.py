@@ -152,7 +152,7 @@ class Metrics:
 
 # Everything after /webhook/ up to the query or the end of the path: a secret configured with
 # a doubled slash ("/webhook//s3cret") is hidden too.
-_SECRET_IN_PATH = re.compile(r"(/webhook/)[^?\s\"]*")
+_SECRET_IN_PATH = re.compile(r"(/webhook(?:/|%2f))[^?\s\"]*", re.IGNORECASE)
 
 
 class RedactWebhookSecret(logging.Filter):
@@ -163,7 +163,7 @@ class RedactWebhookSecret(logging.Filter):
             record.args = tuple(
                 _SECRET_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
             )
-        if isinstance(record.msg, str) and "/webhook/" in record.msg:
+        if isinstance(record.msg, str) and "/webhook" in record.msg.lower():
             record.msg = _SECRET_IN_PATH.sub(r"\1***", record.msg)
         return True
 
