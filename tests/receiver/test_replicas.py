@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
 from netpay_smart._personal import without_personal
+from netpay_smart.errors import ConfigurationError
+from netpay_smart.receiver import create_app
+from netpay_smart.store.migrate import upgrade
 from tests.conftest import PG_URL, postgres_schema
 
-from .helpers import ACK, live_receiver, sale_body
+from .helpers import ACK, live_receiver, sale_body, settings
 
 
 @pytest.mark.postgres
@@ -57,3 +61,25 @@ def test_result_on_replica_b_wakes_the_long_poll_on_replica_a() -> None:
         # B stored it, A reads it: one database.
         assert replica_a.transaction("rep-1")["push_id"] == push_id
         assert replica_a.deliveries() == replica_b.deliveries()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("revision", "missing"), [("0004", "0005"), ("0002", "0003, 0004, 0005")])
+def test_a_database_missing_migrations_is_refused_at_start(
+    tmp_path: Path, revision: str, missing: str
+) -> None:
+    """A receiver on a PostgreSQL database behind this version's migrations does not start
+    (its results would all go to the local spool): it names them and the command to run."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL only: set NETPAY_TEST_DATABASE_URL=postgresql://...")
+    with postgres_schema() as url:
+        upgrade(url, revision)
+        spool = tmp_path / "spool.sqlite3"
+        with pytest.raises(ConfigurationError) as refused:
+            create_app(settings(url, spool_path=str(spool)))
+        assert f"lacks migrations {missing}" in str(refused.value)
+        assert "netpay-smart db upgrade --database-url postgresql" in str(refused.value)
+        assert not spool.exists()
+        upgrade(url)
+        with live_receiver(url, migrate=False) as running:
+            assert running.post(sale_body("migrated-1")).content == ACK

@@ -716,3 +716,25 @@ def test_a_restart_that_cannot_process_for_now_still_starts(store: Store) -> Non
         store.stop()
     assert {applied.outcome for applied in collector.applied} == {"new"}
     assert sorted(row.order_id for row in tx_rows(store)) == ["R-0", "R-1", "R-2"]
+
+
+def test_a_connection_that_failed_to_store_is_not_used_again(store: Store) -> None:
+    """A write that failed because of its connection (SQLite opened read-only while the file
+    was) gets 503, and the next write, on a new connection, is stored."""
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite: a connection that can only read is how this happens there")
+    store.start(clock=lambda: NOW)
+    try:
+        assert asyncio.run(store.write(Incoming(body=encode(sale("RO-1")), received_at=NOW))) > 0
+        deadline = time.monotonic() + 10
+        while store.count_pending() and time.monotonic() < deadline:
+            time.sleep(0.01)  # processed: the connection is the writer's alone again
+        writer = store.writer
+        assert writer is not None
+        stuck = writer._connections[writer._role("ack")]
+        stuck.exec_driver_sql("PRAGMA query_only=ON")  # as if the file could not be written
+        with pytest.raises(StoreUnavailableError):
+            asyncio.run(store.write(Incoming(body=encode(sale("RO-2")), received_at=NOW)))
+        assert asyncio.run(store.write(Incoming(body=encode(sale("RO-3")), received_at=NOW))) > 0
+    finally:
+        store.stop()

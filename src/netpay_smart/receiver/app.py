@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import msgspec
+from sqlalchemy import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,8 +27,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import __version__
+from ..errors import ConfigurationError
 from ..settings import ReceiverSettings
 from ..store import Spool, Store
+from ..store.migrate import missing_migrations
 from ..store.notify import Hub, listen
 from .api import (
     SESSION_COOKIE,
@@ -426,6 +429,29 @@ def _is_local(request: Request) -> bool:
     return host in ("localhost", "127.0.0.1", "::1")
 
 
+def _require_migrated(store: Store, url: str) -> None:
+    """Refuse a PostgreSQL database this version has migrations for: every result would fail
+    to insert and go to the local spool, out of sight of the API and the other replicas. A
+    database that cannot be reached now is checked by nobody: the spool takes the results,
+    which is what it is for."""
+    try:
+        missing = missing_migrations(store.engines.write, url)
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("could not check the database's migrations: %s", type(exc).__name__)
+        return
+    if missing:
+        store.close()
+        raise ConfigurationError(
+            f"the database lacks migrations {', '.join(missing)} of netpay-smart {__version__}",
+            hint=f"run: netpay-smart db upgrade --database-url {_shown(url)}",
+        )
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, for a message."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def create_app(
     settings: ReceiverSettings,
     *,
@@ -444,6 +470,8 @@ def create_app(
             or "://" not in settings.database_url,
             batch_max=settings.batch_max,
         )
+        if store.dialect == "postgresql":
+            _require_migrated(store, settings.database_url)
         if store.dialect == "postgresql" and settings.spool_path:
             # A spool for SQLite would sit on the same disk as the database: nothing gained.
             store.spool = Spool(settings.spool_path, max_bytes=settings.spool_max_bytes)

@@ -528,7 +528,7 @@ class Writer:
                     connection, [(item.key or self._spool.key(i), item) for i, item in taken]
                 )
         except Exception as exc:
-            self._drop_connection("drain")
+            self._drop_connection("drain", failed=True)
             log.debug("the database is still unreachable: %s", type(exc).__name__)
             return False
         # Processed ahead of the rest once the spool is empty: a POS waited through the outage.
@@ -605,7 +605,7 @@ class Writer:
                 found: list[Work] = list(pending_deliveries(connection, limit=wanted + busy))
         except Exception:
             log.exception("cannot read pending deliveries; retrying later")
-            self._drop_connection(role)
+            self._drop_connection(role, failed=True)
             self._retry_at = time.monotonic() + self._retry_every
             return
         with self._state:
@@ -654,10 +654,15 @@ class Writer:
         """SQLite: one connection for everything the writer thread does (see ``_connection``)."""
         return "ack" if self._engines.dialect == "sqlite" else role
 
-    def _drop_connection(self, role: str) -> None:
+    def _drop_connection(self, role: str, *, failed: bool = False) -> None:
+        """Give the connection back; after a failure, close it for good: what failed may be
+        the connection itself (SQLite opened read-only while the file was, say), and the pool
+        would hand it out again and again."""
         connection = self._connections.pop(self._role(role), None)
         if connection is not None:
             with contextlib.suppress(Exception):
+                if failed:
+                    connection.invalidate()
                 if self._engines.dialect == "sqlite" and not connection.invalidated:
                     # Back to the pool as the engine made it: durable.
                     driver = connection.connection.driver_connection
@@ -679,7 +684,7 @@ class Writer:
                     ids = insert_deliveries(connection, items)
             except Exception as exc:
                 log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
-                self._drop_connection("ack")  # a broken connection is not reused
+                self._drop_connection("ack", failed=True)  # a broken connection is not reused
                 if self._spool is None:
                     _wake(jobs, StoreUnavailableError(str(exc)))
                     return
@@ -757,7 +762,7 @@ class Writer:
                 announce(connection, applied, origin=self._origin)
         except Exception:
             log.exception("processing failed; deliveries stay pending")
-            self._drop_connection(role)
+            self._drop_connection(role, failed=True)
             # Read them back from the database once it answers again.
             self._retry_at = time.monotonic() + self._retry_every
             self._done(work)
