@@ -440,3 +440,34 @@ def test_deliveries_endpoint_never_shows_a_masked_number_in_clear(live: Live) ->
     assert "4111111111111111" not in bodies
     assert "card=************1111" in bodies
     assert live.transaction("pan-2")["folio_number"] == "************4444"
+
+
+def test_readyz_says_unavailable_while_results_cannot_be_stored(tmp_path: Any) -> None:
+    """SQLite that can no longer be written (read-only file, full disk): results get 503 and
+    so does /readyz, until a write goes through again; then both recover by themselves."""
+    from sqlalchemy import event
+
+    with live_receiver(f"sqlite:///{tmp_path / 'ro.sqlite3'}") as live:
+        assert live.post(sale_body("ro-1")).content == ACK
+        live.processed_deliveries(1)
+        engine = live.receiver.store.engines.write
+
+        def read_only(dbapi: Any, _record: Any) -> None:
+            dbapi.execute("PRAGMA query_only=ON")
+
+        event.listen(engine, "connect", read_only)
+        engine.pool.dispose()  # idle connections reopen read-only
+        writer = live.receiver.store.writer
+        assert writer is not None
+        for connection in list(writer._connections.values()):
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+        assert live.post(sale_body("ro-2")).status_code == 503
+        refused = live.bare.get("/readyz")
+        assert refused.status_code == 503
+        assert refused.json()["status"] == "unavailable"
+        assert refused.json()["database_reachable"] is False
+        event.remove(engine, "connect", read_only)
+        engine.pool.dispose()
+        ready = live.bare.get("/readyz")
+        assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+        assert live.post(sale_body("ro-3")).content == ACK

@@ -86,6 +86,7 @@ class Receiver:
         self.webhook_failures = AuthFailures(limit=limit)
         self._hub: Hub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._probes = anyio.CapacityLimiter(2)  # threads /readyz and /metrics may hold
         self.webhook = Webhook(
             store,
             secrets=settings.webhook_secrets,
@@ -206,7 +207,11 @@ class Receiver:
         body: dict[str, Any] = {"database": self.store.dialect}
         try:
             with anyio.fail_after(2):
-                await anyio.to_thread.run_sync(self.store.ping)
+                # A database that hangs keeps the thread: the answer does not wait for it, and
+                # the API's threads are not the ones held.
+                await anyio.to_thread.run_sync(
+                    self.store.ping, abandon_on_cancel=True, limiter=self._probes
+                )
             body["database_reachable"] = True
         except Exception as exc:
             body["database_reachable"] = False
@@ -280,7 +285,9 @@ class Receiver:
         answer (the spool's figures tell the rest)."""
         try:
             with anyio.fail_after(2):
-                return await anyio.to_thread.run_sync(self.store.count_pending)
+                return await anyio.to_thread.run_sync(
+                    self.store.count_pending, abandon_on_cancel=True, limiter=self._probes
+                )
         except Exception:
             return None
 

@@ -112,11 +112,24 @@ class Store:
         return await self.writer.write(item)
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise if the database cannot be reached; while the writer is refusing results
+        (the last batch failed: a full disk, a file that cannot be written), raise unless a
+        write goes through now."""
         from sqlalchemy import text
 
         with self.engines.read.connect() as connection:
             connection.execute(text("SELECT 1"))
+        writer = self.writer
+        if writer is not None and writer.refusing:
+            with self.engines.write.begin() as connection:
+                if self.dialect == "sqlite":
+                    # Rewrites the header page with its own value: a write, changing nothing.
+                    version = connection.exec_driver_sql("PRAGMA user_version").scalar()
+                    connection.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")
+                else:
+                    connection.execute(text("CREATE TEMPORARY TABLE netpay_ping (x int)"))
+                    connection.execute(text("DROP TABLE netpay_ping"))
+            writer.refusing = False
 
     def count_pending(self) -> int:
         """Deliveries stored and not processed yet, whichever replica stored them."""

@@ -248,6 +248,8 @@ class Writer:
         self._drain_max = drain_max
         #: True while batches go to the spool (the database failed, or the spool is not empty).
         self.spooling = False
+        #: The last batch could not be stored and there is no spool: results get 503.
+        self.refusing = False
         self._retry_at = 0.0  # no database work before this (monotonic) after a failure
         self.batches = 0
         self.committed = 0
@@ -686,12 +688,14 @@ class Writer:
                 log.error("could not store %d deliveries: %s", len(jobs), type(exc).__name__)
                 self._drop_connection("ack", failed=True)  # a broken connection is not reused
                 if self._spool is None:
+                    self.refusing = True
                     _wake(jobs, StoreUnavailableError(str(exc)))
                     return
                 log.warning("acknowledging from the spool at %s", self._spool.path)
                 self.spooling = True
                 self._retry_at = time.monotonic() + self._retry_every
             else:
+                self.refusing = False
                 self._committed(jobs, ids)
                 return
         assert self._spool is not None
