@@ -546,3 +546,27 @@ def test_a_signed_in_dashboard_is_let_through_a_lockout(database_url: str) -> No
         assert small.bare.get("/api/transactions", headers=wrong).status_code == 429
         assert small.bare.get("/api/session", headers=browser).json()["signed_in"] is True
         assert small.bare.get("/api/transactions", headers=browser).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "unknown"),
+    [
+        ("/api/transactions", {"store": "455311"}, "store"),
+        ("/api/transactions", {"date": "2024-03-05", "estado": "approved"}, "estado"),
+        ("/api/deliveries", {"status": "new"}, "status"),
+        ("/api/reports/daily", {"day": "2024-03-05"}, "day"),
+        ("/api/exceptions", {"fecha": "2024-03-05"}, "fecha"),
+        ("/api/pushes/nope", {"timeout": "5"}, "timeout"),
+    ],
+    ids=["store", "estado", "status", "day", "fecha", "timeout"],
+)
+def test_an_unknown_query_parameter_is_a_400_naming_the_right_ones(
+    live: Live, path: str, params: dict[str, str], unknown: str
+) -> None:
+    """A misspelt filter is refused with the parameters the route takes, never answered with
+    every row as if there were no filter."""
+    answer = live.api.get(path, params=params)
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["message"]
+    assert message.startswith(f"unknown parameter {unknown};")
+    assert "this route takes" in message

@@ -56,6 +56,12 @@ def too_many(wait: float) -> Response:
     )
 
 
+#: The query parameters of the two list routes (the others take ``date`` or ``wait`` alone).
+TRANSACTION_PARAMS = (
+    "store_id", "terminal_id", "date", "status", "folio", "kind", "order_id", "format", "limit",
+    "cursor",
+)  # fmt: skip
+DELIVERY_PARAMS = ("outcome", "kind", "limit", "cursor")
 #: The largest body the API reads (a push registration is a few hundred bytes).
 API_BODY_MAX = 64 * 1024
 #: Methods a dashboard session may use; anything that changes state takes the Bearer token, so
@@ -151,7 +157,11 @@ class Api:
         self._long_poll_max = long_poll_max
         self.failures = failures or AuthFailures()
 
-    def authorised(self, handler: Handler) -> Handler:
+    def authorised(self, handler: Handler, *, params: tuple[str, ...] = ()) -> Handler:
+        """``handler`` behind the token; a query parameter not in ``params`` is a 400 (a
+        misspelt filter would otherwise return everything, unfiltered)."""
+        allowed = frozenset(params)
+
         async def guarded(request: Request) -> Response:
             client = request.client.host if request.client else "-"
             # A signed-in dashboard is let through a lockout: its session cookie is signed,
@@ -199,6 +209,14 @@ class Api:
                 )
             ):
                 return problem(400, "bad_request", "NUL characters are not accepted")
+            unknown = sorted(set(request.query_params) - allowed)
+            if unknown:
+                return problem(
+                    400,
+                    "bad_request",
+                    f"unknown parameter {', '.join(unknown)}; this route takes "
+                    f"{', '.join(params) or 'none'}",
+                )
             try:
                 return await handler(request)
             except BadRequestError as exc:

@@ -33,8 +33,10 @@ from ..store import Spool, Store
 from ..store.migrate import missing_migrations
 from ..store.notify import Hub, listen
 from .api import (
+    DELIVERY_PARAMS,
     SESSION_COOKIE,
     SESSION_SECONDS,
+    TRANSACTION_PARAMS,
     Api,
     BodyTooLargeError,
     json_response,
@@ -106,15 +108,15 @@ class Receiver:
         )
         guard = api.authorised
         routes = [
-            Route("/api/transactions", guard(api.transactions)),
+            Route("/api/transactions", guard(api.transactions, params=TRANSACTION_PARAMS)),
             Route("/api/transactions/{order_id:path}", guard(api.transaction)),
-            Route("/api/deliveries", guard(api.deliveries)),
-            Route("/api/reports/daily", guard(api.daily_report)),
+            Route("/api/deliveries", guard(api.deliveries, params=DELIVERY_PARAMS)),
+            Route("/api/reports/daily", guard(api.daily_report, params=("date",))),
             Route("/api/pushes", guard(api.register_push), methods=["POST"]),
-            Route("/api/pushes/{push_id}", guard(api.push), methods=["GET"]),
+            Route("/api/pushes/{push_id}", guard(api.push, params=("wait",)), methods=["GET"]),
             Route("/api/pushes/{push_id}", guard(api.update_push), methods=["PATCH"]),
             Route("/api/events", guard(api.events)),
-            Route("/api/exceptions", guard(api.exceptions)),
+            Route("/api/exceptions", guard(api.exceptions, params=("date",))),
             Route("/api/session", guard(self.session_info)),
             Route("/session", self.sign_in, methods=["POST"]),
             Route("/session/logout", self.sign_out, methods=["POST"]),
