@@ -570,3 +570,22 @@ def test_an_unknown_query_parameter_is_a_400_naming_the_right_ones(
     message = answer.json()["message"]
     assert message.startswith(f"unknown parameter {unknown};")
     assert "this route takes" in message
+
+
+def test_openapi_declares_every_field_a_transaction_and_a_push_carry(live: Live) -> None:
+    """A client generated from /openapi.json sees every field the API returns: each key of a
+    real transaction (and its card) and of a real push is a declared property."""
+    document = live.bare.get("/openapi.json").json()
+    declared = document["components"]["schemas"]["Transaction"]["properties"]
+    assert live.post(sale_body("schema-1")).content == ACK
+    live.processed_deliveries(1)
+    transaction = live.transaction("schema-1")
+    assert set(transaction) <= set(declared), set(transaction) - set(declared)
+    assert set(transaction["card"]) <= set(declared["card"]["properties"])
+    pushed = _register(live, terminal_id="SCHEMA0001")
+    schema = document["paths"]["/api/pushes"]["post"]["responses"]["201"]["content"]
+    properties = schema["application/json"]["schema"]["properties"]
+    fetched = live.api.get(f"/api/pushes/{pushed['id']}").json()
+    assert set(pushed) | set(fetched) <= set(properties), (set(pushed) | set(fetched)) - set(
+        properties
+    )

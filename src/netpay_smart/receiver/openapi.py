@@ -25,6 +25,12 @@ _page = {
         "next_cursor": {"type": ["integer", "null"]},
     },
 }
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "description": description}
+
+
 _transaction = {
     "type": "object",
     "required": [
@@ -57,10 +63,35 @@ _transaction = {
         "reprint_count": {"type": "integer"},
         "delivery_count": {"type": "integer"},
         "conflict_count": {"type": "integer"},
+        "reprint_module": _text("the state the last reprint reported: C, CA, RV, PRV, ..."),
+        "card": {
+            "type": "object",
+            "properties": {
+                "brand": {"type": ["string", "null"]},
+                "type": {"type": ["string", "null"], "description": "C credit, D debit"},
+                "last4": {"type": ["string", "null"]},
+                "bank": {"type": ["string", "null"]},
+            },
+        },
+        "auth_code": {"type": ["string", "null"]},
+        "msi": {"type": ["integer", "null"], "description": "months without interest"},
+        "transaction_id": {"type": ["string", "null"]},
         "transaction_at": {"type": ["string", "null"], "format": "date-time"},
+        "business_date": {**_text("the day in Mexico City"), "format": "date"},
         "received_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "traceability": {"type": "object"},
+        "push_id": _text("the push this result completed"),
+        "source": _text("what created the row: the result itself, or a reprint of it"),
+        "key": {"type": "string", "description": "the row's key, also without an orderId"},
         "raw": {"type": ["object", "null"]},
+        # One transaction's page only (GET /api/transactions/{order_id}):
+        "deliveries": {"type": "array", "items": {"type": "object"},
+                       "description": "every body received for it (detail only)"},
+        "pushes": {"type": "array", "items": {"type": "object"},
+                   "description": "the pushes it answered (detail only)"},
+        "timeline": {"type": "array", "items": {"type": "object"},
+                     "description": "push, deliveries, reprints, cancellation (detail only)"},
     },
 }  # fmt: skip
 _push_in = {
@@ -87,8 +118,18 @@ _push = {
         "id": {"type": "string"},
         "kind": {"type": "string"},
         "terminal_id": {"type": "string"},
+        "store_id": {"type": ["string", "null"]},
+        "amount": _money,
+        "folio_number": {"type": ["string", "null"]},
+        "order_id": {"type": ["string", "null"]},
+        "traceability": {"type": "object"},
         "state": {"enum": ["registered", "sent", "completed", "failed", "abandoned", "expired"]},
-        "result": {"type": ["object", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "completed_at": {"type": ["string", "null"], "format": "date-time"},
+        "result_status": {"type": ["string", "null"]},
+        "transaction_key": {"type": ["string", "null"]},
+        "result": {"type": ["object", "null"], "description": "the transaction, once completed"},
     },
 }
 
