@@ -589,3 +589,38 @@ def test_openapi_declares_every_field_a_transaction_and_a_push_carry(live: Live)
     assert set(pushed) | set(fetched) <= set(properties), (set(pushed) | set(fetched)) - set(
         properties
     )
+
+
+def test_many_event_streams_read_each_transaction_once(live: Live) -> None:
+    """Five open streams all get the delivery event, and its transaction is read from the
+    database once for all of them, not once per stream."""
+    from contextlib import ExitStack
+
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if (
+            re.search(r'WHERE transactions\."?key"? =', statement)
+            and "JOIN deliveries" in statement
+        ):
+            reads.append(statement)
+
+    engine = live.receiver.store.engines.read
+    with ExitStack() as stack:
+        streams = [
+            stack.enter_context(live.api.stream("GET", "/api/events", timeout=5)) for _ in range(5)
+        ]
+        lines = [stream.iter_lines() for stream in streams]
+        for each in lines:
+            assert next(each) == ": connected"
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert live.post(sale_body("fan-1")).content == ACK
+            for each in lines:
+                data = next(line for line in each if line.startswith("data: "))
+                assert json.loads(data[6:])["transaction"]["order_id"] == "fan-1"
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == 1, reads

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import io
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -156,6 +157,8 @@ class Api:
         self._clock = clock
         self._long_poll_max = long_poll_max
         self.failures = failures or AuthFailures()
+        # The event streams' batches, encoded once: (the batch, its bytes being made).
+        self._batches: OrderedDict[int, tuple[list[Any], asyncio.Task[bytes]]] = OrderedDict()
 
     def authorised(self, handler: Handler, *, params: tuple[str, ...] = ()) -> Handler:
         """``handler`` behind the token; a query parameter not in ``params`` is a 400 (a
@@ -423,33 +426,45 @@ class Api:
                         continue
                     if batch is None:
                         return
-                    for applied in batch:
-                        tx = None
-                        if applied.transaction_key:
-                            tx = await self._run(
-                                self._store.get_transaction_by_key, applied.transaction_key
-                            )
-                            if tx is not None:
-                                tx.pop("raw", None)
-                        data = _encoder.encode(
-                            {
-                                "delivery_id": applied.delivery_id,
-                                "outcome": applied.outcome,
-                                "kind": applied.kind,
-                                "push_ids": applied.push_ids,
-                                "transaction": tx,
-                            }
-                        )
-                        yield b"id: %d\nevent: delivery\ndata: %s\n\n" % (
-                            applied.delivery_id,
-                            data,
-                        )
+                    yield await asyncio.shield(self._encoded(batch))
 
         return StreamingResponse(
             stream(),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
+
+    def _encoded(self, batch: list[Any]) -> asyncio.Task[bytes]:
+        """A batch's events, read and encoded once however many streams are open (every
+        stream gets the same batch object from the hub)."""
+        found = self._batches.get(id(batch))
+        if found is not None and found[0] is batch:
+            return found[1]
+        task = asyncio.ensure_future(self._encode(batch))
+        self._batches[id(batch)] = (batch, task)
+        while len(self._batches) > 64:
+            self._batches.popitem(last=False)
+        return task
+
+    async def _encode(self, batch: list[Any]) -> bytes:
+        events = []
+        for applied in batch:
+            tx = None
+            if applied.transaction_key:
+                tx = await self._run(self._store.get_transaction_by_key, applied.transaction_key)
+                if tx is not None:
+                    tx.pop("raw", None)
+            data = _encoder.encode(
+                {
+                    "delivery_id": applied.delivery_id,
+                    "outcome": applied.outcome,
+                    "kind": applied.kind,
+                    "push_ids": applied.push_ids,
+                    "transaction": tx,
+                }
+            )
+            events.append(b"id: %d\nevent: delivery\ndata: %s\n\n" % (applied.delivery_id, data))
+        return b"".join(events)
 
 
 def csv_row(item: dict[str, Any]) -> list[Any]:
