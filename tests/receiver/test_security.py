@@ -183,3 +183,34 @@ def test_log_redaction_hides_a_secret_after_an_encoded_slash() -> None:
     RedactWebhookSecret().filter(record)
     assert SECRET not in record.getMessage()
     assert "/webhook%2f***?x=1" in record.getMessage()
+
+
+def test_signing_out_ends_the_session_for_a_copy_of_the_cookie_too(live: Live) -> None:
+    """After sign-out, the same cookie (copied from the browser, say) no longer opens the API;
+    another session signed in meanwhile goes on."""
+    copied = _session(live)
+    other = _session(live)
+    assert live.bare.get("/api/session", headers=copied).status_code == 200
+    signed_out = live.bare.post(
+        "/session/logout", headers={**copied, "sec-fetch-site": "same-origin"}
+    )
+    assert signed_out.status_code == 204
+    assert live.bare.get("/api/session", headers=copied).status_code == 401
+    assert live.bare.get("/api/transactions", headers=copied).status_code == 401
+    assert live.bare.get("/api/session", headers=other).status_code == 200
+
+
+def test_session_cookies_are_random_and_not_made_from_the_token(live: Live) -> None:
+    """Two sign-ins in the same second get different cookies, neither holding the token or
+    anything signed with it (a stolen cookie is no way to test guesses of the token)."""
+    import hashlib
+    import hmac
+
+    first, second = (_session(live)["cookie"].split("=", 1)[1] for _ in range(2))
+    assert first != second
+    for value in (first, second):
+        assert TOKEN not in value
+        for part in value.split("."):
+            for payload in (part, f"session:{part}"):
+                signed = hmac.new(TOKEN.encode(), payload.encode(), hashlib.sha256).hexdigest()
+                assert signed not in value

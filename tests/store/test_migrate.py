@@ -12,7 +12,7 @@ from netpay_smart.store.schema import exists_on, metadata
 
 from .helpers import deliver, real_sale
 
-TABLES = {"deliveries", "transactions", "pushes"}
+TABLES = {"deliveries", "transactions", "pushes", "sessions"}
 
 
 def _tables(url: str) -> set[str]:

@@ -9,10 +9,12 @@ import hashlib
 import hmac
 import io
 import math
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 import anyio
@@ -32,6 +34,7 @@ __all__ = ["Api", "json_response", "read_body"]
 _encoder = msgspec.json.Encoder(decimal_format="string")
 SESSION_COOKIE = "nps_session"
 SESSION_SECONDS = 12 * 3600
+SESSION_RECHECK = 5.0  # seconds a session found valid is trusted before asking again
 CSV_COLUMNS = (
     "transaction_at", "business_date", "kind", "status", "approved", "amount", "tip_amount",
     "order_id", "folio_number", "terminal_id", "store_id", "response_code", "message",
@@ -39,6 +42,10 @@ CSV_COLUMNS = (
     "auth_code", "transaction_id", "received_at",
 )  # fmt: skip
 _DONE_STATES = ("completed", "failed", "abandoned", "expired")
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -159,6 +166,8 @@ class Api:
         self.failures = failures or AuthFailures()
         # The event streams' batches, encoded once: (the batch, its bytes being made).
         self._batches: OrderedDict[int, tuple[list[Any], asyncio.Task[bytes]]] = OrderedDict()
+        # Sessions seen valid: digest -> (expires at, when the database said so).
+        self._sessions: OrderedDict[str, tuple[datetime, float]] = OrderedDict()
 
     def authorised(self, handler: Handler, *, params: tuple[str, ...] = ()) -> Handler:
         """``handler`` behind the token; a query parameter not in ``params`` is a 400 (a
@@ -167,20 +176,17 @@ class Api:
 
         async def guarded(request: Request) -> Response:
             client = request.client.host if request.client else "-"
-            # A signed-in dashboard is let through a lockout: its session cookie is signed,
+            # A signed-in dashboard is let through a lockout: its session is a random value,
             # nothing to guess, and others' wrong tokens from the same public address (a shop
             # behind one router) must not sign the merchant out.
-            session = self._session_ok(request)
+            cookie = self._session_cookie(request)
+            signed_in = cookie is not None and await self.session_valid(cookie)
+            session = signed_in and request.method in _SESSION_METHODS
             wait = 0.0 if session else self.failures.retry_after(client)
             if wait:
                 return too_many(wait)
-            if not (session or self.is_authorised(request)):
-                cookie = request.cookies.get(SESSION_COOKIE)
-                if (
-                    cookie is not None
-                    and "authorization" not in request.headers
-                    and self.session_valid(cookie)
-                ):
+            if not (session or self._bearer_ok(request)):
+                if signed_in:
                     # A signed-in browser asked to change something: no guess, no failure
                     # counted (another page could make it ask, to lock the POS out).
                     return problem(
@@ -191,7 +197,7 @@ class Api:
                     )
                 # A request that offers no token guesses nothing (the dashboard asks whether it
                 # is signed in on every visit): only a wrong one counts as a failure.
-                if "authorization" in request.headers or cookie is not None:
+                if "authorization" in request.headers or SESSION_COOKIE in request.cookies:
                     self.failures.failed(client)
                 return (
                     problem(
@@ -229,44 +235,59 @@ class Api:
         guarded.__doc__ = handler.__doc__
         return guarded
 
-    def is_authorised(self, request: Request) -> bool:
-        """A Bearer token, or the dashboard's session cookie."""
+    def _bearer_ok(self, request: Request) -> bool:
         if self._token is None:
             return False
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer":
-            return hmac.compare_digest(given.strip().encode(), self._token)
-        return self._session_ok(request)
-
-    def _session_ok(self, request: Request) -> bool:
-        """A valid session cookie on a request that only reads, and no Bearer token that
-        would say otherwise."""
-        cookie = request.cookies.get(SESSION_COOKIE)
-        scheme = request.headers.get("authorization", "").partition(" ")[0]
-        return (
-            cookie is not None
-            and request.method in _SESSION_METHODS
-            and scheme.lower() != "bearer"
-            and self.session_valid(cookie)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self._token
         )
 
-    # -- dashboard sessions: a signed expiry, no server state ---------------------------------
+    @staticmethod
+    def _session_cookie(request: Request) -> str | None:
+        """The session cookie, unless a Bearer token says who the caller is."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        scheme = request.headers.get("authorization", "").partition(" ")[0]
+        return None if scheme.lower() == "bearer" else cookie
 
-    def _sign(self, payload: str) -> str:
-        assert self._token is not None
-        return hmac.new(self._token, payload.encode(), hashlib.sha256).hexdigest()
+    # -- dashboard sessions: a random value; its SHA-256 is a row until sign-out ----------------
 
-    def new_session(self) -> str:
-        expires = int(self._clock().timestamp() + SESSION_SECONDS)
-        return f"{expires}.{self._sign(f'session:{expires}')}"
+    async def open_session(self) -> str:
+        """A new session: the cookie's value (nothing derived from the API token)."""
+        value = secrets.token_urlsafe(32)
+        now = self._clock()
+        await self._run(
+            self._store.start_session,
+            _digest(value),
+            now=now,
+            expires_at=now + timedelta(seconds=SESSION_SECONDS),
+        )
+        self._sessions[_digest(value)] = (now + timedelta(seconds=SESSION_SECONDS), monotonic())
+        return value
 
-    def session_valid(self, value: str) -> bool:
-        expires, _, signature = value.partition(".")
-        if not expires.isdigit() or self._token is None:
+    async def session_valid(self, value: str) -> bool:
+        """Whether ``value`` is a session not signed out and not expired. Known ones are
+        asked again after ``SESSION_RECHECK`` seconds: a sign-out on another replica ends
+        the session here within that."""
+        if self._token is None or not 20 <= len(value) <= 100:
             return False
-        good = hmac.compare_digest(signature.encode(), self._sign(f"session:{expires}").encode())
-        return good and int(expires) > self._clock().timestamp()
+        digest = _digest(value)
+        known = self._sessions.get(digest)
+        if known is None or monotonic() - known[1] > SESSION_RECHECK:
+            expires_at = await self._run(self._store.session_expiry, digest)
+            if expires_at is None:
+                self._sessions.pop(digest, None)
+                return False
+            known = (expires_at, monotonic())
+            self._sessions[digest] = known
+            while len(self._sessions) > 1000:
+                self._sessions.popitem(last=False)
+        return known[0] > self._clock()
+
+    async def close_session(self, value: str) -> None:
+        digest = _digest(value)
+        self._sessions.pop(digest, None)
+        await self._run(self._store.end_session, digest)
 
     def token_matches(self, given: str) -> bool:
         return self._token is not None and hmac.compare_digest(given.encode(), self._token)

@@ -352,7 +352,7 @@ class Receiver:
         )
         response.set_cookie(
             SESSION_COOKIE,
-            self.api.new_session(),
+            await self.api.open_session(),
             max_age=SESSION_SECONDS,
             httponly=True,
             samesite="strict",
@@ -361,8 +361,12 @@ class Receiver:
         return response
 
     async def sign_out(self, request: Request) -> Response:
+        """End the session for good, on every replica (a copy of the cookie no longer works)."""
         if not _same_origin(request):
             return _cross_origin()
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie is not None and 20 <= len(cookie) <= 100:
+            await self.api.close_session(cookie)
         response = Response(status_code=204)
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
         return response

@@ -19,6 +19,7 @@ from .queries import (
     PushRequest,
     TransactionFilter,
     daily_report,
+    end_session,
     exceptions,
     get_push,
     get_transaction,
@@ -28,6 +29,8 @@ from .queries import (
     list_transactions,
     purge_personal,
     register_push,
+    session_expiry,
+    start_session,
     update_push_state,
 )
 from .spool import DEFAULT_SPOOL_PATH, Spool, SpoolError
@@ -186,6 +189,15 @@ class Store:
 
     def update_push_state(self, push_id: str, state: str, *, now: datetime) -> bool:
         return bool(self._write(lambda: update_push_state(self.engines, push_id, state, now=now)))
+
+    def start_session(self, digest: str, *, now: datetime, expires_at: datetime) -> None:
+        self._write(lambda: start_session(self.engines, digest, now=now, expires_at=expires_at))
+
+    def session_expiry(self, digest: str) -> datetime | None:
+        return session_expiry(self.engines, digest)
+
+    def end_session(self, digest: str) -> None:
+        self._write(lambda: end_session(self.engines, digest))
 
     def _write(self, fn: Callable[[], Any]) -> Any:
         """A write of the API's: on SQLite through the writer's thread (see ``Writer.call``)."""

@@ -15,19 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
 
 from .._personal import Sealer, blank, hide, without_personal
 from ..codes import CodeInfo, describe_result
 from ..errors import TerminalBusyError
 from ..wire import MEXICO_CITY, decode_object
 from .engine import Engines
-from .schema import deliveries, pushes, transactions
+from .schema import deliveries, pushes, sessions, transactions
 
 __all__ = [
     "PushRequest",
     "TransactionFilter",
     "daily_report",
+    "end_session",
     "exceptions",
     "get_push",
     "get_transaction",
@@ -38,6 +39,8 @@ __all__ = [
     "money",
     "purge_personal",
     "register_push",
+    "session_expiry",
+    "start_session",
     "update_push_state",
 ]
 
@@ -694,3 +697,29 @@ def purge_personal(engines: Engines, before: datetime, *, batch: int = 500) -> i
         if len(rows) < batch:
             return changed
         cursor = rows[-1].id
+
+
+# -- the dashboard's sessions --------------------------------------------------------------------
+
+
+def start_session(engines: Engines, digest: str, *, now: datetime, expires_at: datetime) -> None:
+    """Record a sign-in (by the SHA-256 of its cookie); forget the sessions that expired."""
+    with engines.write.begin() as connection:
+        connection.execute(delete(sessions).where(sessions.c.expires_at <= now))
+        connection.execute(
+            insert(sessions).values(id=digest, created_at=now, expires_at=expires_at)
+        )
+
+
+def session_expiry(engines: Engines, digest: str) -> datetime | None:
+    """When the session ``digest`` ends; ``None`` if there is none (signed out, or unknown)."""
+    with engines.read.connect() as connection:
+        found: datetime | None = connection.scalar(
+            select(sessions.c.expires_at).where(sessions.c.id == digest)
+        )
+    return found
+
+
+def end_session(engines: Engines, digest: str) -> None:
+    with engines.write.begin() as connection:
+        connection.execute(delete(sessions).where(sessions.c.id == digest))

@@ -5,6 +5,7 @@
 - ``transactions``: one row per sale or cancellation, whatever how many times it was delivered
   or reprinted. ``key`` is the idempotency key.
 - ``pushes``: what the SDK registered before pushing, and the result that completed it.
+- ``sessions``: the dashboard's sign-ins, by the SHA-256 of the cookie (deleted at sign-out).
 
 Money is stored in integer cents; timestamps in UTC and returned aware.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "exists_on",
     "metadata",
     "pushes",
+    "sessions",
     "transactions",
 ]
 
@@ -211,6 +213,15 @@ pushes = Table(
     Column("result_status", String(20)),
     Index(None, "terminal_id", "state"),
     Index(None, "folio_number"),
+)
+
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # hex SHA-256 of the cookie's random value
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
 
