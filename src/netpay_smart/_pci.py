@@ -3,9 +3,13 @@
 Smart terminals send only the last four digits and the BIN, but a misconfigured POS can put a
 full card number into ``traceability`` or ``folioNumber``. Any run of 13 to 19 digits that passes
 the Luhn check is masked down to its last four before a body is written anywhere, and so is
-a number written the way cards are printed, in groups with spaces or dashes
-(``4111 1111 1111 1111``, ``3782-822463-10005``). ``hexSign`` (the signature image,
-hexadecimal) is left alone: its digit runs are pixels, not cards.
+a number written the way cards are printed, in groups (``4111 1111 1111 1111``,
+``3782-822463-10005``, ``5555.5555.5555.4444``) with one or two separators between them:
+space, tab, dash, dot, slash or no-break space, mixed, or the JSON escapes ``\\t``, ``\\/``
+and ``\\u00a0``. Digits printed after a card (its expiry, a CVV) do not hide it: every span
+of whole groups shaped like a card is checked. A ``hexSign`` (the signature image) made of
+hexadecimal digits with at least one letter is left alone: its digit runs are pixels, not
+cards. Any other ``hexSign`` is scanned like the rest of the body.
 """
 
 from __future__ import annotations
@@ -14,29 +18,51 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-__all__ = ["luhn_valid", "mask_pans"]
+__all__ = ["cut_for_record", "luhn_valid", "mask_pans"]
 
-_HEX_SIGN: Final = re.compile(rb'"hexSign"\s*:\s*"[^"]*"')
-# Digits become b"1", everything else b"0": a C-speed find() of thirteen b"1" then tells
-# whether any run long enough to be a card number exists, before the (slower) regex runs.
-_DIGIT_FLAGS: Final = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
+_DIGITS: Final = b"0123456789"
+_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
+_HEX_SIGN: Final = re.compile(rb'"hexSign"\s*:\s*"([^"]*)"')
+# Digits become b"1", the bytes a separator between printed groups is made of b"-" (backslash
+# and "t" too, for the escapes "\t" and "\/"), anything else b"0". That one C-speed
+# translate() serves both kinds of card number: find() of thirteen b"1" tells whether a long
+# run exists, find() of b"1111-" where a printed number may start, before any regex runs.
+_FLAGS: Final = bytes(
+    0x31 if 0x30 <= byte <= 0x39 else 0x2D if byte in b" \t-./\\t\xa0\xc2" else 0x30
+    for byte in range(256)
+)
 _THIRTEEN: Final = b"1" * 13
-_CARD_LIKE: Final = re.compile(rb"(?<![0-9])[0-9]{13,19}(?![0-9])")
-# Digits b"1", a space or a dash b"-", anything else b"0": a card number as printed holds
-# b"1111-1111", which find() spots at C speed; _printed_card() then checks the shape around it
-# before the (much slower) regex below runs.
-_GROUP_FLAGS: Final = bytes(
-    0x31 if 0x30 <= byte <= 0x39 else 0x2D if byte in (0x20, 0x2D) else 0x30 for byte in range(256)
+_NOT_DIGIT_FLAG: Final = re.compile(rb"[^1]")
+# What may stand between two printed groups, one or two of them, mixed: space, tab, dash, dot,
+# slash, no-break space (Latin-1 or UTF-8), and the JSON escapes \t and \/.
+_SEPARATOR: Final = rb"(?:[ \t\-./\xa0]|\xc2\xa0|\\[t/])"
+# Groups of digits after a group of four, each of at most six digits (a longer one ends the
+# run). Which spans of these groups are shaped like a card is decided by _card_ends().
+_PRINTED: Final = re.compile(
+    rb"(?<![0-9])[0-9]{4}(?:" + _SEPARATOR + rb"{1,2}[0-9]{1,6}(?![0-9]))+"
 )
-# A card number as printed, one kind of separator: 4-4-4-(1..4), then 1..3 more for 17 to 19
-# digits (4-4-4-4-3), or 4-6-(4..5) (Diners, American Express).
-_GROUPED: Final = re.compile(
-    rb"(?<![0-9])[0-9]{4}(?P<s>[ -])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{1,4}"
-    rb"(?:(?P=s)[0-9]{1,3})?(?![0-9])"
-    rb"|(?<![0-9])[0-9]{4}(?P<t>[ -])[0-9]{6}(?P=t)[0-9]{4,5}(?![0-9])"
+_GROUP: Final = re.compile(rb"[0-9]+")
+# The separators of _SEPARATOR, longest first, for cut_for_record() to read a body backwards;
+# _CUT_SHORT, what the cut may leave of one at the very end ("\u00a0" cut after "\u00a").
+_CUT_SEPARATORS: Final = (
+    b"\\u00a0",
+    b"\\u00A0",
+    b"\xc2\xa0",
+    b"\\t",
+    b"\\/",
+    b" ",
+    b"\t",
+    b"-",
+    b".",
+    b"/",
+    b"\xa0",
 )
-# A digit written as a JSON escape ("\u0034" is "4"), not preceded by a backslash of its own.
-_DIGIT_ESCAPE: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\u003([0-9])")
+_CUT_SHORT: Final = (b"\\u00a", b"\\u00A", b"\\u", b"\\", b"\xc2")
+# Group sizes of printed card numbers, longest of each shape (see _card_ends).
+_CARD_SHAPES: Final = ((4, 4, 4, 4, 3), (4, 6, 5))
+# A digit or a no-break space written as a JSON escape ("\u0034" is "4"), not preceded by a
+# backslash of its own.
+_ESCAPE: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\u00(3[0-9]|[aA]0)")
 # The bytes a JSON number is made of.
 _NUMBER_BYTES: Final = frozenset(bytes([b]) for b in b"0123456789.-+eE")
 
@@ -56,67 +82,144 @@ def luhn_valid(digits: bytes | str) -> bool:
     return total % 10 == 0
 
 
+def cut_for_record(data: bytes) -> bytes:
+    """``data``, a body cut at the size limit, without the start of a card number the cut may
+    have split: its trailing digits go, and so do the groups before them when, with those
+    digits, they can begin a printed card (``b'...x 5555 5555 5555 4'`` keeps ``b'...x '``,
+    ``b'2024-03-05 1'`` keeps ``b'2024-03-05 '``). A card is at most five groups, so only the
+    last few bytes are looked at."""
+    kept = data.rstrip(_DIGITS)
+    cut_digits = len(data) - len(kept)  # of the group the cut fell in
+    if cut_digits and kept.endswith((b"\\u00a", b"\\u00A")):
+        cut_digits -= 1  # the last digit of an escaped no-break space
+    groups: list[tuple[int, int]] = []  # (start, digits), nearest first
+    end = len(kept)
+    while len(groups) < 4:
+        separators = 0
+        while separators < 2:
+            token = next((t for t in _CUT_SEPARATORS if kept.endswith(t, 0, end)), None)
+            if token is None and end == len(kept):
+                token = next((t for t in _CUT_SHORT if kept.endswith(t, 0, end)), None)
+            if token is None:
+                break
+            end -= len(token)
+            separators += 1
+        start = end
+        while start and 0x30 <= kept[start - 1] <= 0x39:
+            if kept.endswith((b"\\u00a0", b"\\u00A0"), 0, start):
+                break  # the digits of an escaped no-break space
+            start -= 1
+        if not separators or start == end or end - start > 6:
+            break
+        groups.append((start, end - start))
+        end = start
+    cut = len(kept)
+    for count in range(1, len(groups) + 1):
+        sizes = tuple(size for _, size in reversed(groups[:count]))
+        if any(
+            count < len(shape) and shape[:count] == sizes and cut_digits <= shape[count]
+            for shape in _CARD_SHAPES
+        ):
+            cut = groups[count - 1][0]
+    return kept[:cut]
+
+
 def _masked(run: bytes) -> bytes:
     return b"*" * (len(run) - 4) + run[-4:]
 
 
-def _printed_card(shapes: bytes) -> bool:
-    """Whether ``shapes`` (b"0" then the body through _GROUP_FLAGS) holds four digits after a
-    non-digit, a separator, then four digits and a separator or six ("4111 1111 ",
-    "3782-822463-"). An orderId like "210304142730-1490293930" does not."""
-    at = shapes.find(b"1111-1111")
-    while at >= 0:
-        if shapes[at - 1] != 0x31 and (
-            shapes[at + 9 : at + 10] == b"-" or shapes[at + 9 : at + 12] == b"11-"
-        ):
-            return True
-        at = shapes.find(b"1111-1111", at + 1)
-    return False
+def _card_ends(sizes: list[int], first: int) -> Iterator[int]:
+    """Where each span of groups that starts at ``first`` and is shaped like a printed card
+    ends: 4-4-4-(1..4), 4-4-4-4-(1..3) for 17 to 19 digits, or 4-6-(4..5) (Diners, American
+    Express). Dates (2024-03-05), times and phone numbers have no such span."""
+    shape = sizes[first : first + 5]
+    if len(shape) < 3 or shape[0] != 4:
+        return
+    if shape[1] == 6:
+        if shape[2] in (4, 5):
+            yield first + 3
+    elif shape[1] == 4 and shape[2] == 4 and len(shape) > 3 and 1 <= shape[3] <= 4:
+        yield first + 4
+        if shape[3] == 4 and len(shape) > 4 and shape[4] <= 3:
+            yield first + 5
 
 
-def _mask_grouped(match: re.Match[bytes]) -> bytes:
-    """A grouped card number with every digit but the last four starred, separators kept."""
-    text = match.group(0)
-    digits = bytes(b for b in text if 0x30 <= b <= 0x39)
-    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
-        return text
-    keep = len(digits) - 4
-    out = bytearray()
-    for byte in text:
-        if 0x30 <= byte <= 0x39:
-            out.append(0x2A if keep > 0 else byte)
-            keep -= 1
-        else:
-            out.append(byte)
-    return bytes(out)
-
-
-def _mask_grouped_outside(body: bytes, sign_start: int, sign_end: int) -> tuple[bytes, int]:
-    """Mask grouped card numbers outside the signature; returns (body, how many)."""
+def _mask_printed(text: bytes) -> tuple[bytes, int]:
+    """``text`` (groups of digits and separators) with every card-shaped span of its groups
+    that passes the Luhn check starred but for its last four digits, separators kept; returns
+    (text, how many cards). Each span is checked, not only the longest, so digits printed after
+    a card (an expiry, a CVV) or before it hide nothing; overlapping spans count as one card."""
+    groups = [match.span() for match in _GROUP.finditer(text)]
+    sizes = [end - start for start, end in groups]
+    out = bytearray(text)
     count = 0
+    counted_to = 0  # the group after the last card counted
+    for first in range(len(groups) - 2):
+        for last in _card_ends(sizes, first):
+            digits = b"".join(text[start:end] for start, end in groups[first:last])
+            if not luhn_valid(digits):
+                continue
+            if first >= counted_to:
+                count += 1
+                counted_to = last
+            hide = len(digits) - 4
+            for start, end in groups[first:last]:
+                stars = min(hide, end - start)
+                out[start : start + stars] = b"*" * stars
+                hide -= stars
+                if not hide:
+                    break
+    return bytes(out), count
 
-    def mask(match: re.Match[bytes]) -> bytes:
-        nonlocal count
-        masked = _mask_grouped(match)
-        count += masked != match.group(0)
-        return masked
 
-    if sign_end:
-        body = (
-            _GROUPED.sub(mask, body[:sign_start])
-            + body[sign_start:sign_end]
-            + _GROUPED.sub(mask, body[sign_end:])
-        )
-    else:
-        body = _GROUPED.sub(mask, body)
-    return body, count
+def _mask_printed_outside(
+    body: bytes, flags: bytes, sign_start: int, sign_end: int
+) -> tuple[bytes, int]:
+    """Mask printed card numbers outside the signature; returns (body, how many). Stars take
+    the place of digits, so every offset in ``body`` stays where it was."""
+    pieces: list[bytes] = []
+    cursor = 0
+    count = 0
+    at = flags.find(b"1111-")
+    while at >= 0:
+        if sign_start <= at < sign_end:
+            at = flags.find(b"1111-", sign_end)
+            continue
+        # Four digits after a non-digit, then one or two separators (four flag bytes at most)
+        # and a group of four or six digits, as every card shape begins: "2024-03-05" and
+        # "210304142730-1490293930" go no further. (A card may begin at a later group: it is
+        # found from there.)
+        after = flags[at + 4 : at + 15].lstrip(b"-")
+        if (at == 0 or flags[at - 1] != 0x31) and len(after) - len(after.lstrip(b"1")) in (4, 6):
+            match = _PRINTED.match(body, at)
+            if match:
+                masked, found = _mask_printed(match.group())
+                if found:
+                    pieces.append(body[cursor:at])
+                    pieces.append(masked)
+                    cursor = match.end()
+                    count += found
+                at = flags.find(b"1111-", match.end())
+                continue
+        at = flags.find(b"1111-", at + 1)
+    if not count:
+        return body, 0
+    pieces.append(body[cursor:])
+    return b"".join(pieces), count
 
 
 def _mask_all(text: bytes) -> bytes:
     """Every Luhn-valid 13–19 digit run of a short text masked."""
-    return _CARD_LIKE.sub(
-        lambda m: _masked(m.group(0)) if luhn_valid(m.group(0)) else m.group(0), text
-    )
+    flags = text.translate(_FLAGS)
+    out: list[bytes] = []
+    cursor = 0
+    for start, end in _long_runs(flags, 0, len(text)):
+        if end - start <= 19 and luhn_valid(text[start:end]):
+            out.append(text[cursor:start])
+            out.append(_masked(text[start:end]))
+            cursor = end
+    out.append(text[cursor:])
+    return b"".join(out)
 
 
 def _in_string(body: bytes, position: int, state: list[int]) -> bool:
@@ -139,35 +242,62 @@ def _long_runs(flags: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
     """(start, end) of every run of 13 or more digits in ``flags[start:end]``."""
     found = flags.find(_THIRTEEN, start, end)
     while found >= 0:
-        stop = flags.find(b"0", found + 13, end)
-        stop = end if stop < 0 else stop
+        after = _NOT_DIGIT_FLAG.search(flags, found + 13, end)
+        stop = after.start() if after else end
         yield found, stop
         found = flags.find(_THIRTEEN, stop, end)
 
 
 def _hex_sign(body: bytes) -> tuple[int, int]:
-    """Where the ``hexSign`` value lies, as (start, end); (0, 0) when there is none."""
+    """Where the ``hexSign`` value lies, as (start, end), when it is a signature: hexadecimal
+    digits only, a letter among them. (0, 0) otherwise, so that a card number put there (plain,
+    printed, or among other text) is masked like anywhere else."""
     match = _HEX_SIGN.search(body, max(body.find(b'"hexSign"'), 0))
-    return match.span() if match else (0, 0)
+    if match is None:
+        return 0, 0
+    value = match.group(1)
+    # translate() and strip() run at C speed, so a long signature costs about a microsecond.
+    if value.translate(None, _HEX_DIGITS) or not value.strip(_DIGITS):
+        return 0, 0
+    return match.span()
+
+
+def _unescaped(match: re.Match[bytes]) -> bytes:
+    """The escape matched by _ESCAPE written plainly: its digit, or a no-break space (UTF-8)."""
+    code = match.group(2)
+    return match.group(1) + (code[1:] if code[0] == 0x33 else b"\xc2\xa0")
+
+
+def _digit_count(text: bytes) -> int:
+    return len(text) - len(text.translate(None, _DIGITS))
 
 
 def mask_pans(body: bytes) -> tuple[bytes, int]:
-    """Mask every Luhn-valid 13–19 digit card number outside ``hexSign`` (see
-    :func:`_mask_pans`), digits written as JSON escapes (``"4111\\u00311111…"``) too: such a
-    body is kept with those digits written plainly, the same JSON, when that reveals a card
-    number, and as it came otherwise."""
-    if b"\\u003" in body:
-        plain = _DIGIT_ESCAPE.sub(rb"\1\2", body)
+    """Mask every Luhn-valid 13–19 digit card number outside a signature ``hexSign`` (see
+    :func:`_mask_pans`), digits and no-break spaces written as JSON escapes
+    (``"4111\\u00311111…"``, ``"4111\\u00a01111…"``) too: such a body is kept with those escapes
+    written plainly, the same JSON, when they hide (part of) a card number, and as it came,
+    masked, otherwise."""
+    masked, count = _mask_pans(body)
+    # One search on every body; the escapes themselves are rare.
+    if b"\\u00" in body and (b"\\u003" in body or b"\\u00a0" in body or b"\\u00A0" in body):
+        plain = _ESCAPE.sub(_unescaped, body)
         if plain != body:
-            masked, count = _mask_pans(plain)
-            if count:
-                return masked, count
-    return _mask_pans(body)
+            plain_masked, plain_count = _mask_pans(plain)
+            # Read plainly, the body masked as it came must hold no card and show no more
+            # digits than the plain one masked (masking may have cut into an escape, or into a
+            # longer card the escapes hid).
+            shown = _ESCAPE.sub(_unescaped, masked)
+            if plain_count and (
+                _mask_pans(shown)[1] or _digit_count(shown) > _digit_count(plain_masked)
+            ):
+                return plain_masked, plain_count
+    return masked, count
 
 
 def _mask_pans(body: bytes) -> tuple[bytes, int]:
-    """Mask every Luhn-valid 13–19 digit card number outside ``hexSign``, in one run or in
-    printed groups; returns (body, count).
+    """Mask every Luhn-valid 13–19 digit card number outside a signature ``hexSign``, in one
+    run or in printed groups; returns (body, count).
 
     A run inside a JSON string keeps its last four digits: ``"************1111"``. A run that
     is a JSON *number* becomes that string, quotes included, so the body stays valid JSON.
@@ -178,11 +308,10 @@ def _mask_pans(body: bytes) -> tuple[bytes, int]:
     that are pixels, not cards) is skipped rather than scanned.
     """
     sign_start, sign_end = _hex_sign(body) if b'"hexSign"' in body else (0, 0)
-    grouped = 0
-    if _printed_card(b"0" + body.translate(_GROUP_FLAGS)):
-        # Grouped numbers only change digits to stars, so every offset stays where it was.
-        body, grouped = _mask_grouped_outside(body, sign_start, sign_end)
-    flags = body.translate(_DIGIT_FLAGS)
+    flags = body.translate(_FLAGS)
+    # Printed numbers only turn digits into stars and runs of 13 digits never share a digit
+    # with one (its groups have six digits at most), so these flags still serve below.
+    body, printed = _mask_printed_outside(body, flags, sign_start, sign_end)
     runs = [
         (start, end)
         for segment in ((0, sign_start), (sign_end, len(body)))
@@ -190,7 +319,7 @@ def _mask_pans(body: bytes) -> tuple[bytes, int]:
         if end - start <= 19 and luhn_valid(body[start:end])
     ]
     if not runs:
-        return body, grouped
+        return body, printed
     json_like = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
     out: list[bytes] = []
     cursor = 0
@@ -216,4 +345,4 @@ def _mask_pans(body: bytes) -> tuple[bytes, int]:
             cursor = end
         count += 1
     out.append(body[cursor:])
-    return b"".join(out), count + grouped
+    return b"".join(out), count + printed

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .._pci import mask_pans
+from .._pci import cut_for_record, mask_pans
 from .._personal import Sealer
 from ..errors import PayloadError
 from ..store import Incoming, Store, StoreUnavailableError
@@ -122,7 +122,7 @@ class Webhook:
             if size > self._limit:
                 # Keep the first bytes for the record, without a card number cut in two.
                 chunks.append(chunk[: len(chunk) - (size - self._limit)])
-                chunks = [b"".join(chunks).rstrip(b"0123456789")]
+                chunks = [cut_for_record(b"".join(chunks))]
                 too_large = True
                 break
             chunks.append(chunk)
