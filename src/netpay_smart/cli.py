@@ -125,7 +125,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database_url: DatabaseOption = None,
     max_body_size: Annotated[
-        int | None, typer.Option(help="Largest webhook body in bytes (default 65536).")
+        int | None,
+        typer.Option(
+            help="Largest webhook body in bytes, from 1024 (1 KiB) to 16777216 (16 MiB) "
+            "(default: NETPAY_MAX_BODY_SIZE, else 65536)."
+        ),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request (secrets redacted).")] = True,
     request_timeout: Annotated[
@@ -252,7 +256,7 @@ def sandbox(
                     f"Basic: {settings.client_id}:{settings.client_secret}   "
                     f"usuario / user: {', '.join(settings.users)}",
                     f"Terminales / Terminals: {terminals}",
-                    f"Respuestas a / Results to: {webhook_url or '(sin URL / none yet)'}",
+                    f"Respuestas a / Results to: {_response_urls(settings, webhook_url)}",
                     f"Control: {base}/sandbox/terminals",
                 ]
             ),
@@ -261,6 +265,24 @@ def sandbox(
         )
     )
     uvicorn.run(application, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)
+
+
+def _response_urls(settings: Any, webhook_url: str | None) -> str:
+    """Where the terminals post their results: ``--webhook-url`` for all, else each one's
+    ``response_url`` from ``--config``."""
+    if webhook_url:
+        return webhook_url
+    urls: list[tuple[str, str]] = [
+        (t.serial, t.response_url) for t in settings.terminals if t.response_url
+    ]
+    if not urls:
+        return "(sin URL / none yet)"
+    if len(urls) == len(settings.terminals) and len({url for _, url in urls}) == 1:
+        return urls[0][1]
+    shown = ", ".join(f"{serial} -> {url}" for serial, url in urls)
+    if len(urls) < len(settings.terminals):
+        shown += "; las demás sin URL / the others none yet"
+    return shown
 
 
 @app.command()
@@ -301,7 +323,10 @@ def dev(
         Panel(
             "\n".join(
                 [
-                    f"Panel / Dashboard:  {base}/   (token: {settings.api_token})",
+                    f"Panel / Dashboard:  {base}/",
+                    # A line of its own: at 80 columns it would be cut in two, and the token
+                    # is what a person copies from here.
+                    f"Token de la API / API token: {settings.api_token}",
                     f"Sandbox NetPay:     {gateway}   Basic {world.client_id}:"
                     f"{world.client_secret}, {next(iter(world.users))} / "
                     f"{next(iter(world.users.values()))}",
@@ -319,7 +344,7 @@ def dev(
     console.print("Pruebe en otra terminal / Try in another terminal:")
     console.print(f"  {exports}", soft_wrap=True, highlight=False)
     console.print(
-        f"  netpay-smart sale --amount 1.01 --serial {terminal.serial} "
+        f"  {_this_command()} sale --amount 1.01 --serial {terminal.serial} "
         f"--store {terminal.store_id} --wait",
         soft_wrap=True,
         highlight=False,
@@ -341,7 +366,13 @@ def dev(
                 )
             ),
         ]  # fmt: skip
-        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        # The receiver first: the sandbox's terminals post their configuration probe as soon
+        # as it starts, and a probe to a receiver not yet listening fails on every screen.
+        tasks = [asyncio.create_task(servers[0].serve())]
+        while not servers[0].started and not tasks[0].done():  # noqa: ASYNC110 - uvicorn has only the flag
+            await asyncio.sleep(0.02)
+        if not tasks[0].done():
+            tasks.append(asyncio.create_task(servers[1].serve()))
         # If one stops (Ctrl-C, or a failure), stop the other too.
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for server in servers:
@@ -351,6 +382,25 @@ def dev(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(both())
     console.print("Detenido / Stopped.")
+
+
+def _this_command() -> str:
+    """How another terminal runs this same netpay-smart: by its name when the shell finds it,
+    else by the path it was started with (``make run`` starts ``.venv/bin/netpay-smart``,
+    which is not on PATH unless the virtual environment is active)."""
+    import shlex
+    import shutil
+
+    if shutil.which("netpay-smart"):
+        return "netpay-smart"
+    started = sys.argv[0]
+    if Path(started).name == "__main__.py" or not (os.sep in started or "/" in started):
+        # ``python -m netpay_smart``, or a name the shell no longer finds.
+        command = [sys.executable, "-m", "netpay_smart"]
+    else:
+        command = [os.path.abspath(started)]  # pasted in another directory too
+    # POSIX shells need quotes around a path with spaces; Windows shells quote otherwise.
+    return " ".join(shlex.quote(part) if os.name != "nt" else part for part in command)
 
 
 def _draining_server(config: Any, receiver: Any) -> Any:
@@ -385,25 +435,47 @@ EnvironmentOption = Annotated[
     typer.Option(
         "--environment",
         "-e",
-        help="sandbox | production | api-154 | a base URL (default: NETPAY_ENVIRONMENT).",
+        help="A base URL, e.g. http://127.0.0.1:3334 for netpay-smart sandbox or dev; or "
+        "NetPay's own: sandbox (NetPay's hosted test server, not netpay-smart sandbox), "
+        "production, api-154 (default: NETPAY_ENVIRONMENT).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 WaitOption = Annotated[
-    bool, typer.Option("--wait", help="Wait for the terminal's result (needs the receiver).")
+    bool,
+    typer.Option(
+        "--wait",
+        help="Wait for the terminal's result (needs the receiver). Without it the command "
+        "ends once the push is sent, before anything happens on the terminal.",
+    ),
+]
+SaleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for the result; then the sale is recovered by a reprint by folio "
+        "(up to 30 s more). The terminal stays reserved for the push this long plus 30 s.",
+    ),
 ]
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        help="Seconds to wait for the result; then a sale is recovered by a reprint by folio "
-        "(up to 30 s more). The terminal stays reserved for the push this long plus 30 s."
+        "--timeout",
+        help="Seconds to wait for the result; then it is unknown (exit 2). The terminal "
+        "stays reserved for the push this long plus 30 s.",
     ),
 ]
 NoTicketOption = Annotated[
     bool, typer.Option("--no-ticket", help="Do not print NetPay's ticket on the terminal.")
 ]
 SmartOption = Annotated[
-    bool, typer.Option("--smart-accounts", help="Switch the terminal to this store first.")
+    bool,
+    typer.Option(
+        "--smart-accounts",
+        help="Switch the terminal to this store first. Whether the store is in the terminal's "
+        "Smart Accounts group is not checked here: the terminal refuses one that is not "
+        "(a session error on its screen, no result; --wait then ends unknown).",
+    ),
 ]
 
 
@@ -551,7 +623,38 @@ def token(
         typer.echo(stored.access_token)
 
 
-@app.command()
+#: The exit codes hold with --wait only; without it the command ends when the push is sent.
+#: One line a paragraph: Typer keeps line breaks, and wraps each line to the terminal.
+_SALE_HELP = (
+    "Cobra en la terminal / Charge on the terminal.\n\n"
+    "Con --wait, el código de salida es 0 aprobada, 1 no aprobada (rechazada, cancelada, "
+    "tiempo agotado), 2 error o resultado desconocido. Sin --wait, 0 solo dice que la venta "
+    "se envió a la terminal, no que se aprobó.\n\n"
+    "With --wait, the exit code is 0 approved, 1 not approved (declined, cancelled, timed "
+    "out), 2 error or unknown result. Without --wait, 0 only says that the sale was sent to "
+    "the terminal, not that it was approved."
+)
+_REPRINT_HELP = (
+    "Reimprime / Reprint by order id, or recover a result by folio.\n\n"
+    "Con --wait, el código de salida es 0 si la venta sigue aprobada, 1 si no (rechazada, "
+    "cancelada, revertida), 2 error o resultado desconocido. Sin --wait, 0 solo dice que la "
+    "reimpresión se envió a la terminal.\n\n"
+    "With --wait, the exit code is 0 if the sale still stands approved, 1 if not (declined, "
+    "cancelled, reversed), 2 error or unknown result. Without --wait, 0 only says that the "
+    "reprint was sent to the terminal."
+)
+_CANCEL_HELP = (
+    "Cancela una venta del día (antes de las 20:00) / Cancel today's sale (before 20:00).\n\n"
+    "Con --wait, el código de salida es 0 cancelación aprobada, 1 rechazada, 2 error o "
+    "resultado desconocido. Sin --wait, 0 solo dice que la cancelación se envió a la "
+    "terminal, no que se aprobó.\n\n"
+    "With --wait, the exit code is 0 cancellation approved, 1 declined, 2 error or unknown "
+    "result. Without --wait, 0 only says that the cancellation was sent to the terminal, not "
+    "that it was approved."
+)
+
+
+@app.command(help=_SALE_HELP)
 def sale(
     amount: Annotated[str, typer.Option(help="Amount in pesos, e.g. 1.01.")],
     serial: Annotated[str, typer.Option(help="Terminal serial number (10 digits).")],
@@ -561,11 +664,11 @@ def sale(
     smart_accounts: SmartOption = False,
     no_ticket: NoTicketOption = False,
     wait: WaitOption = False,
-    timeout: TimeoutOption = 90.0,
+    timeout: SaleTimeoutOption = 90.0,
     as_json: JsonOption = False,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Cobra en la terminal / Charge on the terminal. Exit 0 approved, 1 declined, 2 error."""
+    """``netpay-smart sale``; its help is ``_SALE_HELP``."""
     from decimal import Decimal, InvalidOperation
 
     try:
@@ -582,7 +685,7 @@ def sale(
     )  # fmt: skip
 
 
-@app.command()
+@app.command(help=_REPRINT_HELP)
 def reprint(
     serial: Annotated[str, typer.Option(help="Terminal serial number.")],
     store: Annotated[str, typer.Option(help="storeId.")],
@@ -595,7 +698,7 @@ def reprint(
     as_json: JsonOption = False,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Reimprime / Reprint by order id, or recover a result by folio."""
+    """``netpay-smart reprint``; its help is ``_REPRINT_HELP``."""
     _run_push(
         lambda client: client.reprint(
             serial_number=serial, store_id=store, order_id=order_id, folio_number=folio,
@@ -605,7 +708,7 @@ def reprint(
     )  # fmt: skip
 
 
-@app.command()
+@app.command(help=_CANCEL_HELP)
 def cancel(
     serial: Annotated[str, typer.Option(help="Terminal serial number.")],
     store: Annotated[str, typer.Option(help="storeId.")],
@@ -617,7 +720,7 @@ def cancel(
     as_json: JsonOption = False,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Cancela una venta del día (antes de las 20:00) / Cancel today's sale (before 20:00)."""
+    """``netpay-smart cancel``; its help is ``_CANCEL_HELP``."""
     _run_push(
         lambda client: client.cancel(
             serial_number=serial, store_id=store, order_id=order_id,
@@ -930,7 +1033,11 @@ def export(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="File to write (default: transacciones-DATE.csv, here)."
+            "--output",
+            "-o",
+            help="File to write (default, here: transacciones-DATE.csv, or .jsonl with "
+            "--format jsonl; without --date, every day's transactions to "
+            "transacciones-todas.csv or .jsonl).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
@@ -1016,7 +1123,11 @@ def _before(period: str, now: datetime) -> datetime:
 @app.command()
 def purge(
     older_than: Annotated[
-        str, typer.Option(help="Retention: 18m (months), 540d (days) or 2y (years).")
+        str,
+        typer.Option(
+            help="Retention: 18m (months), 540d (days) or 2y (years). What was received "
+            "before now minus this is blanked (0d: everything received until now)."
+        ),
     ] = "18m",
     database_url: DatabaseOption = None,
 ) -> None:
@@ -1030,9 +1141,14 @@ def purge(
         raise typer.Exit(2) from None
     with _database(database_url) as store:
         changed = store.purge_personal(before)
+    from .wire import MEXICO_CITY
+
+    # The whole moment, in the merchant's time: the cut-off is now minus the period, not a
+    # midnight, so a date alone would misstate what was blanked on that day.
+    cutoff = before.astimezone(MEXICO_CITY).isoformat(sep=" ", timespec="seconds")
     console.print(
         f"[green]{changed} cuerpos depurados / bodies purged[/] "
-        f"(recibidos antes de / received before {before.date().isoformat()})"
+        f"(recibidos antes de / received before {cutoff})"
     )
 
 

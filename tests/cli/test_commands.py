@@ -468,3 +468,95 @@ def test_the_sandbox_refuses_bad_settings(args: list[str], said: str) -> None:
     result = runner.invoke(app, ["sandbox", "--port", "0", *args], env={})
     assert result.exit_code == 2, result.output
     assert flat(result.stderr).startswith(f"Error: {said}")
+
+
+# -- what the help says -----------------------------------------------------------------------
+
+
+def option_help(command: str, option: str) -> str:
+    """The help text of ``option`` of ``netpay-smart COMMAND``."""
+    from typer.main import get_command
+
+    found = get_command(app).commands[command]  # type: ignore[attr-defined]
+    return next(str(p.help) for p in found.params if option in p.opts)
+
+
+def test_without_wait_exit_0_means_sent_as_the_help_says(world: World) -> None:
+    """A sale the card declines (0.51) exits 0 without --wait; sale --help says that 0 then
+    only means the sale was sent, in Spanish and English, and the codes hold with --wait."""
+    result = run(world, *sale_args("0.51", NO_WAIT, "--json"))
+    assert result.exit_code == 0, result.output
+    push = world.push_record(json.loads(result.stdout)["push_id"], wait=10)
+    assert (push["state"], push["result_status"]) == ("completed", "declined")
+
+    shown = flat(runner.invoke(app, ["sale", "--help"]).output)
+    assert "Sin --wait, 0 solo dice que la venta se envió a la terminal, no que se aprobó." in (
+        shown
+    )
+    assert (
+        "Without --wait, 0 only says that the sale was sent to the terminal, not that it was "
+        "approved." in shown
+    )
+    assert "With --wait, the exit code is 0 approved, 1 not approved" in shown
+    assert "Exit 0 approved" not in shown
+
+
+@pytest.mark.parametrize("command", ["reprint", "cancel"])
+def test_reprint_and_cancel_help_say_what_exit_0_means_without_wait(command: str) -> None:
+    """reprint and cancel --help: exit codes with --wait; without it 0 only says sent."""
+    shown = flat(runner.invoke(app, [command, "--help"]).output)
+    assert "Con --wait, el código de salida es 0" in shown
+    assert "With --wait, the exit code is 0" in shown
+    assert "Sin --wait, 0 solo dice que la" in shown
+    assert "Without --wait, 0 only says that the" in shown
+
+
+@pytest.mark.parametrize("command", ["reprint", "cancel"])
+def test_reprint_and_cancel_timeout_help_promises_no_recovery(command: str) -> None:
+    """Only a sale is recovered by a reprint by folio: reprint and cancel --timeout say that
+    past it the result is unknown."""
+    said = option_help(command, "--timeout")
+    assert "recovered" not in said
+    assert "then it is unknown (exit 2)" in said
+    assert "recovered by a reprint by folio" in option_help("sale", "--timeout")
+
+
+@pytest.mark.parametrize("command", ["token", "sale", "reprint", "cancel"])
+def test_environment_help_says_sandbox_is_netpay_s_hosted_server(command: str) -> None:
+    """--environment sandbox is NetPay's hosted test server, not this sandbox: the help says
+    so and names the local sandbox's URL."""
+    from netpay_smart.client import ENVIRONMENTS
+
+    said = option_help(command, "--environment")
+    assert "sandbox (NetPay's hosted test server, not netpay-smart sandbox)" in said
+    assert "http://127.0.0.1:3334 for netpay-smart sandbox or dev" in said
+    assert "netpay.com.mx" in ENVIRONMENTS["sandbox"]
+
+
+@pytest.mark.parametrize("command", ["sale", "reprint", "cancel"])
+def test_smart_accounts_help_says_the_group_is_not_checked(command: str) -> None:
+    """The CLI cannot know a terminal's Smart Accounts group: --smart-accounts says the
+    terminal, not the command, refuses a store outside it."""
+    said = option_help(command, "--smart-accounts")
+    assert "Smart Accounts group is not checked here" in said
+    assert "the terminal refuses one that is not" in said
+
+
+def test_max_body_size_help_gives_the_range_the_receiver_accepts() -> None:
+    """serve --max-body-size names the limits, and they are the ones the settings enforce."""
+    from netpay_smart.errors import ConfigurationError
+    from netpay_smart.settings import ReceiverSettings
+
+    said = option_help("serve", "--max-body-size")
+    assert "from 1024 (1 KiB) to 16777216 (16 MiB)" in said
+
+    def check(size: int) -> None:
+        ReceiverSettings(
+            webhook_secrets=("s" * 20,), api_token="t" * 20, max_body_size=size
+        ).check()
+
+    for accepted in (1024, 16777216):
+        check(accepted)
+    for refused in (1023, 16777217):
+        with pytest.raises(ConfigurationError):
+            check(refused)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -230,7 +231,7 @@ def test_dev_wires_sandbox_and_receiver_and_stops_on_ctrl_c(tmp_path: Path) -> N
         while time.monotonic() < deadline:
             line = process_.stdout.readline()
             lines.append(line)
-            if "netpay-smart sale" in line:
+            if " sale --amount" in line:  # the command's name depends on PATH
                 break
         exports = next(line for line in lines if "export NETPAY_ENVIRONMENT=" in line)
         sale_env = dict(env)
@@ -447,6 +448,30 @@ def test_export_jsonl_to_the_default_file_name(
         (tmp_path / "transacciones-todas.csv").read_text(encoding="utf-8-sig")
     )))  # fmt: skip
     assert [r["store_id"] for r in rows] == ["9194"]
+
+
+def test_export_help_names_the_default_files_it_writes() -> None:
+    """export --help gives the default names the test above sees written: the date's, .jsonl
+    with --format jsonl, and transacciones-todas with no --date (every day)."""
+    result = CliRunner().invoke(app, ["export", "--help"])
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "transacciones-DATE.csv, or .jsonl with --format jsonl" in said
+    assert "without --date, every day's transactions to transacciones-todas.csv or .jsonl" in (said)
+
+
+def test_purge_says_the_moment_it_cut_at(database: str) -> None:
+    """purge prints the cut-off as a whole moment in Mexico City time (now minus the period),
+    not a bare date that reads as "before that day"."""
+    before = datetime.now(MEXICO_CITY).replace(microsecond=0)
+    result = CliRunner().invoke(app, ["purge", "--older-than", "0d", "--database-url", database])
+    after = datetime.now(MEXICO_CITY)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    found = re.search(r"received before (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[-+]\d\d:\d\d)\)", said)
+    assert found, said
+    cutoff = datetime.fromisoformat(found[1])
+    assert cutoff.utcoffset() == after.utcoffset()
+    assert before <= cutoff <= after
 
 
 def test_export_does_not_overwrite_a_file_without_force(database: str, tmp_path: Path) -> None:

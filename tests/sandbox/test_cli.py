@@ -90,3 +90,41 @@ def test_sandbox_command_options(tmp_path: Path, hub: RecorderHub) -> None:
         assert (terminal["serial"], terminal["store_id"]) == ("5550001111", "42")
         assert httpx.post(f"{base}/sandbox/clock", json={"advance": 1}).status_code == 200
         wait_for(recorder.probes, what="the probe from the command's webhook URL")
+
+
+def test_the_panel_shows_where_configured_terminals_post(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --config setting a terminal's response_url (and no --webhook-url), the panel
+    shows that URL, not "none yet"; results indeed go there."""
+    recorder_url = "http://127.0.0.1:9/recorder/webhook"
+    config = tmp_path / "world.toml"
+    config.write_text(
+        f'[[terminals]]\nserial = "5550001111"\nstore_id = "42"\nresponse_url = "{recorder_url}"\n'
+        '[[terminals]]\nserial = "5550002222"\nstore_id = "43"\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("COLUMNS", "200")  # the panel on one line a row
+    with sandbox_process(tmp_path, "--config", str(config)) as base:
+        configured = httpx.get(f"{base}/sandbox/terminals/5550001111").json()
+        assert configured["response_url"] == recorder_url
+    panel = (tmp_path / "sandbox.log").read_text("utf-8")
+    [said] = [line for line in panel.splitlines() if "Results to:" in line]
+    assert f"5550001111 -> {recorder_url}; las demás sin URL / the others none yet" in said
+    assert "(sin URL / none yet)" not in said
+
+
+def test_the_panel_names_one_url_once() -> None:
+    """--webhook-url, or one URL every configured terminal shares, is shown once; no URL at
+    all is "none yet"."""
+    from netpay_smart.cli import _response_urls
+    from netpay_smart.sandbox import SandboxConfig, TerminalConfig
+
+    url = "http://127.0.0.1:8000/webhook/s"
+    shared = SandboxConfig(
+        terminals=(TerminalConfig("1", "1", response_url=url), TerminalConfig("2", "2",
+                   response_url=url))
+    )  # fmt: skip
+    assert _response_urls(shared, None) == url
+    assert _response_urls(SandboxConfig(), "http://elsewhere/x") == "http://elsewhere/x"
+    assert _response_urls(SandboxConfig(), None) == "(sin URL / none yet)"

@@ -157,7 +157,7 @@ def test_retry_is_refused_once_another_sale_has_started(live: Live) -> None:
     live.wait_terminal(lambda t: t["state"] == "waiting_card")
     refused = live.act("retry")
     assert refused.status_code == 400
-    assert refused.json()["message"] == "cannot retry while the terminal is waiting_card"
+    assert refused.json()["message"] == "cannot retry: another sale has started on the terminal"
     assert live.terminal()["operation"]["folio"] == "NEXT"
     cancelled = live.expect(lambda: live.act("cancel"))
     assert (cancelled["folioNumber"], cancelled["responseCode"]) == ("NEXT", "02")

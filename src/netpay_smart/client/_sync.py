@@ -62,10 +62,23 @@ class Push:
 class Client:
     """Push sales, reprints and cancellations to NetPay Smart terminals.
 
-    >>> with Client(environment="sandbox", username="Nacional", password="netpay",
-    ...             receiver_url="http://127.0.0.1:8000", api_token="...") as client:
+    Against ``netpay-smart dev`` (its sandbox on port 3334, its receiver on 8000):
+
+    >>> with Client(environment="http://127.0.0.1:3334", username="Nacional",
+    ...             password="netpay", receiver_url="http://127.0.0.1:8000",
+    ...             api_token="...") as client:
     ...     outcome = client.sale(serial_number="0821000119", store_id="455311",
     ...                           amount=Decimal("1.01"), wait=True)   # doctest: +SKIP
+
+    ``environment`` is a base URL or one of NetPay's own: ``"sandbox"`` is NetPay's hosted
+    test server (``http://nubeqa.netpay.com.mx:3334``), not ``netpay-smart sandbox``;
+    ``"production"``; ``"api-154"``.
+
+    ``smart_accounts={"0821000119": ["455311", "455312"]}`` gives each terminal's Smart
+    Accounts group: a push with ``smart_accounts=True`` to a store outside it is then refused
+    before sending (:class:`RuleError`). Without the group nothing is checked, and the
+    terminal refuses the store itself: a session error on its screen and no result, so
+    ``wait=True`` ends ``unknown``.
 
     ``clock`` (the wall time NetPay's rules go by), ``timer`` and ``sleep`` (how waiting for a
     result measures and passes time) are there for tests to replace.

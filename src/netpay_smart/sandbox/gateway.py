@@ -8,7 +8,8 @@ them in manual mode, injects faults and moves the clock.
 Where NetPay's behaviour is not documented, the sandbox makes the most plausible choice and
 says so here (see also docs/sandbox.md):
 
-- OAuth errors are Spring Security OAuth2's (NETPAY-FACTS.md §2.3).
+- OAuth errors are Spring Security OAuth2's: NetPay names its five outcomes but shows only
+  the start of one body, so the bodies are Spring's own.
 - An unknown serial answers HTTP 200 ``{"code":"19",...}``; SDKs must not rely on the status.
 - A malformed push answers 400 in Spring Boot's error shape, with a message saying what is wrong.
 - A push to a busy terminal is accepted (``00``) and ignored by the terminal.

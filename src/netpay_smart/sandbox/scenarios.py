@@ -1,11 +1,11 @@
 """The sandbox's deterministic outcomes: the amount of a sale picks what happens.
 
 Ordinary amounts (1.00 and up) are approved, so a real-looking checkout never trips a trigger.
-Amounts under one peso are the triggers:
+The triggers are the amounts under one peso listed here; any other amount is approved:
 
 | amount | what the virtual terminal does |
 |---|---|
-| 1.00 and up, 0.01 | approved, VISA credit, signature (``hexSign``) |
+| any other amount | approved, VISA credit, signature (``hexSign``) |
 | 0.21 | approved, VISA debit, PIN |
 | 0.22 | approved, MasterCard credit, PIN |
 | 0.23 | approved, MasterCard debit, signature |

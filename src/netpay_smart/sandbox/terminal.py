@@ -9,10 +9,10 @@ Nothing here does I/O or sleeps. The sandbox server calls :meth:`Terminal.tick` 
 clock's time; ``tick`` moves every timer that is due and returns the HTTP deliveries to make;
 the server reports back with :meth:`Terminal.delivered`. Tests move a :class:`ManualClock`.
 
-The results it posts have exactly the shape of the real app's (seeds/001, seeds/002 and the
-2024 capture in NETPAY-FACTS.md §4.3): camelCase fields in the app's order, amounts as strings
-(``"200.0"``), ``transDate`` ``"yyyy-MM-dd HH:mm:ss.CST"``, ``ticketDate`` with Spanish months,
-``orderId`` ``yyMMddHHmmss-serial``.
+The results it posts have exactly the shape of the real app's (the examples of NetPay's
+"receiving the response" pages and a real sandbox capture of 2024): camelCase fields in the
+app's order, amounts as strings (``"200.0"``), ``transDate`` ``"yyyy-MM-dd HH:mm:ss.CST"``,
+``ticketDate`` with Spanish months, ``orderId`` ``yyMMddHHmmss-serial``.
 """
 
 from __future__ import annotations
@@ -337,7 +337,8 @@ class Terminal:
             if self._failed is None:
                 raise ValueError("nothing to retry")
             if op is not None:  # "Reintentar" is gone once another operation has started
-                raise ValueError(f"cannot retry while the terminal is {self.state}")
+                what = "cancellation" if op.kind == "cancel" else op.kind
+                raise ValueError(f"cannot retry: another {what} has started on the terminal")
             delivery, self._failed = self._failed, None
             delivery.due, delivery.attempt = now, delivery.attempt + 1
             self._outbox.append(delivery)
@@ -631,7 +632,7 @@ class Terminal:
             "transactionCertificate": _hex(order_id + "tc", 16),
             "transactionId": str(uuid.uuid5(uuid.NAMESPACE_URL, order_id)).upper(),
         }
-        # As in every approved example (seeds/000-001): no folioNumber when the sale was
+        # As in every approved example of NetPay's pages: no folioNumber when the sale was
         # pushed without one.
         return {key: value for key, value in result.items() if value is not None}
 
@@ -705,8 +706,8 @@ class Terminal:
             return
         entry.state = "V"
         result = dict(entry.result)
-        # As seeds/002's example: the sale's body with the cancellation's transDate (its
-        # ticketDate stays the sale's), no signature, no certificate, reprintModule still "C".
+        # As NetPay's cancellation example: the sale's body with the cancellation's transDate
+        # (its ticketDate stays the sale's), no signature, no certificate, reprintModule "C".
         result.update(
             tipAmount="null",
             hexSign="",
