@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -471,3 +471,48 @@ def test_readyz_says_unavailable_while_results_cannot_be_stored(tmp_path: Any) -
         ready = live.bare.get("/readyz")
         assert (ready.status_code, ready.json()["status"]) == (200, "ready")
         assert live.post(sale_body("ro-3")).content == ACK
+
+
+def test_a_write_cut_short_by_shutdown_is_answered_503_not_500() -> None:
+    """When the server stops waiting for a commit (shutdown while the database hangs), the
+    terminal gets 503 with Retry-After (send again), not uvicorn's bare 500."""
+    import asyncio
+
+    from netpay_smart.receiver.ops import AuthFailures, Metrics
+    from netpay_smart.receiver.webhook import Webhook
+
+    class HangingStore:
+        """A database that never answers."""
+
+        async def write(self, _item: Any) -> int:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        webhook = Webhook(
+            HangingStore(),  # type: ignore[arg-type]
+            secrets=(SECRET,), max_body_size=65536, metrics=Metrics(),
+            clock=lambda: datetime.now(UTC), failures=AuthFailures(),
+        )  # fmt: skip
+        body = sale_body("hang-1")
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": f"/webhook/{SECRET}",
+                 "client": ("127.0.0.1", 5000)}  # fmt: skip
+        task = asyncio.create_task(webhook(scope, receive, send))
+        await asyncio.sleep(0.05)  # waiting on the commit now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sent[0]["status"] == 503
+    assert (b"retry-after", b"1") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"])["error"] == "unavailable"

@@ -8,6 +8,8 @@ body is stored either way.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -75,6 +77,15 @@ class Webhook:
         self._clock = clock
         self._failures = failures
         self._sealer = sealer
+
+    async def _unavailable(self, send: Send) -> None:
+        self._metrics.count_request(503)
+        await _answer(
+            send,
+            503,
+            _error("unavailable", "the result could not be stored; send it again"),
+            [*_JSON_HEADERS, (b"retry-after", b"1")],
+        )
 
     def _secret_ok(self, given: str) -> bool:
         candidate = given.encode("utf-8", "surrogateescape")
@@ -152,14 +163,14 @@ class Webhook:
         try:
             await self._store.write(item)
         except StoreUnavailableError:
-            self._metrics.count_request(503)
-            await _answer(
-                send,
-                503,
-                _error("unavailable", "the result could not be stored; send it again"),
-                [*_JSON_HEADERS, (b"retry-after", b"1")],
-            )
+            await self._unavailable(send)
             return
+        except asyncio.CancelledError:
+            # The server is stopping and will not wait longer for the commit (a database that
+            # hangs): the terminal is told to send again, not given a bare 500.
+            with contextlib.suppress(Exception):
+                await self._unavailable(send)
+            raise
         if too_large:
             self._metrics.count_request(413)
             await _answer(
