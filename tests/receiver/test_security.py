@@ -214,3 +214,18 @@ def test_session_cookies_are_random_and_not_made_from_the_token(live: Live) -> N
             for payload in (part, f"session:{part}"):
                 signed = hmac.new(TOKEN.encode(), payload.encode(), hashlib.sha256).hexdigest()
                 assert signed not in value
+
+
+def test_a_card_number_in_a_logged_address_is_masked() -> None:
+    """An access-log line whose address carries a card number (``?card=…``) shows only its
+    last four digits; other numbers (order ids, dates) are left as they are."""
+    path = "/api/transactions?folio=4111111111111111&order_id=240305131447-1494113052"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1", "GET", path, "1.1", 400), None,
+    )  # fmt: skip
+    RedactWebhookSecret().filter(record)
+    line = record.getMessage()
+    assert "4111111111111111" not in line
+    assert "folio=************1111&" in line
+    assert "order_id=240305131447-1494113052" in line

@@ -9,6 +9,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
 
+from .._pci import mask_pans
 from ..store import Applied
 
 __all__ = ["AuthFailures", "Metrics", "RedactWebhookSecret", "install_log_redaction"]
@@ -156,16 +157,24 @@ _SECRET_IN_PATH = re.compile(r"(/webhook(?:/|%2f))[^?\s\"]*", re.IGNORECASE)
 
 
 class RedactWebhookSecret(logging.Filter):
-    """Replace the secret in ``/webhook/<secret>`` with ``***`` in any log record."""
+    """Replace the secret in ``/webhook/<secret>`` with ``***`` in any log record, and mask a
+    card number in what it shows (a query string, ``?card=4111…``, is logged as sent)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _SECRET_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(_redacted(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str) and "/webhook" in record.msg.lower():
             record.msg = _SECRET_IN_PATH.sub(r"\1***", record.msg)
         return True
+
+
+def _redacted(text: str) -> str:
+    text = _SECRET_IN_PATH.sub(r"\1***", text)
+    if len(text) >= 13:
+        masked, count = mask_pans(text.encode("utf-8", "surrogateescape"))
+        if count:
+            return masked.decode("utf-8", "surrogateescape")
+    return text
 
 
 def install_log_redaction() -> None:
