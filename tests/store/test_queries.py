@@ -401,3 +401,26 @@ def test_a_sale_a_reprint_reported_declined_gives_the_decline_as_its_reason(
     assert (reason["code"], reason["count"]) == ("00", 1)
     assert reason["text"] == item["response_text"]
     assert reason["text"] == {"es": "Transacción rechazada", "en": "Transaction declined"}
+
+
+def test_a_cancellation_unlike_its_sale_and_a_sale_without_amount_are_conflicts(
+    store: Store,
+) -> None:
+    """The exceptions list as conflicts an approved cancellation from another terminal or for
+    another amount than its sale, and an approved sale whose amount could not be read; a
+    cancellation that matches its sale is not listed."""
+    matched, other_terminal, other_amount = sale("C-1"), sale("C-2"), sale("C-3")
+    for body in (matched, other_terminal, other_amount):
+        deliver(store, body)
+    deliver(store, cancellation_of(matched))
+    deliver(store, cancellation_of(other_terminal, terminalId="9999999999"))
+    deliver(store, cancellation_of(other_amount, amount="1.0"))
+    deliver(store, sale("C-4", amount="<img src=x>"))
+
+    found = store.exceptions(DAY, now=NOW)["conflicts"]
+
+    assert sorted((item["order_id"], item["kind"]) for item in found) == [
+        ("C-2", "cancellation"),
+        ("C-3", "cancellation"),
+        ("C-4", "sale"),
+    ]

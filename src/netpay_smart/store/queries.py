@@ -585,7 +585,9 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
       every sale goes through the SDK);
     - ``reversals``: reversed and pending-reversal sales (the card was charged and returned,
       or will be);
-    - ``conflicts``: a body that disagrees with an earlier one for the same transaction;
+    - ``conflicts``: a body that disagrees with an earlier one for the same transaction; a
+      cancellation from another terminal, or for another amount, than its sale; an approved
+      sale whose amount could not be read;
     - ``needs_refund``: sales someone tried to cancel too late (a declined cancellation, or a
       cancel push with no result): after 20:00 or the next day only a refund returns the money.
     """
@@ -625,11 +627,26 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
 
         unsolicited = tx(c.push_id.is_(None), c.kind == "sale")
         reversals = tx(c.status.in_(("reversed", "pending_reversal")))
-        conflicts = tx(c.conflict_count > 0)
+        sale = transactions.alias("sale")
+        # A cancellation that names another terminal or amount than its sale cancelled it all
+        # the same (NetPay cancels by orderId); an approved sale whose amount could not be
+        # read counts as $0.00 in the totals. Neither is an earlier body disagreeing, but
+        # both need the same look.
+        disagrees = exists().where(
+            sale.c.kind == "sale",
+            sale.c.order_id == c.order_id,
+            or_(sale.c.terminal_id != c.terminal_id, sale.c.amount_cents != c.amount_cents),
+        )
+        conflicts = tx(
+            or_(
+                c.conflict_count > 0,
+                and_(c.kind == "cancellation", c.approved.is_(True), disagrees),
+                and_(c.kind == "sale", c.approved.is_(True), c.amount_cents.is_(None)),
+            )
+        )
         # A cancellation refused (or a cancel push unanswered) for a sale cancelled all the
         # same (a second try answered 13) needs no refund: listed, it invited refunding a
         # sale already voided.
-        sale = transactions.alias("sale")
         voided = exists().where(
             sale.c.kind == "sale", sale.c.cancelled.is_(True), sale.c.order_id == c.order_id
         )
