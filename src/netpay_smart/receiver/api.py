@@ -44,6 +44,11 @@ CSV_COLUMNS = (
 _DONE_STATES = ("completed", "failed", "abandoned", "expired")
 
 
+def _could_be_session(value: str) -> bool:
+    """Whether a cookie is worth a look in the database (a session is 43 characters)."""
+    return 20 <= len(value) <= 100
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -255,21 +260,17 @@ class Api:
     async def open_session(self) -> str:
         """A new session: the cookie's value (nothing derived from the API token)."""
         value = secrets.token_urlsafe(32)
-        now = self._clock()
-        await self._run(
-            self._store.start_session,
-            _digest(value),
-            now=now,
-            expires_at=now + timedelta(seconds=SESSION_SECONDS),
-        )
-        self._sessions[_digest(value)] = (now + timedelta(seconds=SESSION_SECONDS), monotonic())
+        digest, now = _digest(value), self._clock()
+        expires_at = now + timedelta(seconds=SESSION_SECONDS)
+        await self._run(self._store.start_session, digest, now=now, expires_at=expires_at)
+        self._sessions[digest] = (expires_at, monotonic())
         return value
 
     async def session_valid(self, value: str) -> bool:
         """Whether ``value`` is a session not signed out and not expired. Known ones are
         asked again after ``SESSION_RECHECK`` seconds: a sign-out on another replica ends
         the session here within that."""
-        if self._token is None or not 20 <= len(value) <= 100:
+        if self._token is None or not _could_be_session(value):
             return False
         digest = _digest(value)
         known = self._sessions.get(digest)
@@ -285,6 +286,10 @@ class Api:
         return known[0] > self._clock()
 
     async def close_session(self, value: str) -> None:
+        """End the session ``value`` on every replica (nothing to end for a value that no
+        session could have)."""
+        if not _could_be_session(value):
+            return
         digest = _digest(value)
         self._sessions.pop(digest, None)
         await self._run(self._store.end_session, digest)
