@@ -249,7 +249,12 @@ class Status(StrEnum):
 
 
 class Problem(msgspec.Struct, frozen=True):
-    """One thing the normaliser had to fix or could not read; never fatal."""
+    """One thing the normaliser had to fix or could not read; never fatal.
+
+    ``code`` is ``coerced`` (read, with a fix), ``unreadable`` (dropped), ``too_long`` (over
+    NetPay's documented length, kept), ``negative`` (an amount below zero, kept) or
+    ``not_a_result`` (the body is no result or probe).
+    """
 
     field: str
     code: str
@@ -702,6 +707,11 @@ def normalise(body: Mapping[str, Any]) -> Normalised:
         problems.append(
             Problem("", "not_a_result", "no responseCode, orderId, transType or amount")
         )
+    for name, amount in (("amount", result.amount), ("tipAmount", result.tip_amount)):
+        # Kept as sent, but said: a terminal reports what it charged, never less than nothing,
+        # and an approved sale with it would lower the day's totals unseen.
+        if amount is not None and amount < 0:
+            problems.append(Problem(name, "negative", f"{amount} is less than zero"))
     status = _status(kind, result)
     approved = result.response_code == "00" and status is Status.APPROVED
     return Normalised(kind, status, approved, result, tuple(problems), body, probe_shape)

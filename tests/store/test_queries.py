@@ -424,3 +424,16 @@ def test_a_cancellation_unlike_its_sale_and_a_sale_without_amount_are_conflicts(
         ("C-3", "cancellation"),
         ("C-4", "sale"),
     ]
+
+
+def test_an_approved_sale_of_zero_or_less_is_a_conflict(store: Store) -> None:
+    """An approved sale for a negative or a zero amount is listed under conflicts (it lowers
+    or adds nothing to the totals, and no terminal approves one); a declined one is not."""
+    deliver(store, sale("N-1", amount="-150.0"))
+    deliver(store, sale("N-2", amount="0.0"))
+    deliver(store, sale("N-3", amount="-1.0", responseCode="05", message="Error"))
+    deliver(store, sale("N-4", amount="0.01"))
+
+    found = store.exceptions(DAY, now=NOW)["conflicts"]
+
+    assert sorted(item["order_id"] for item in found) == ["N-1", "N-2"]

@@ -256,6 +256,18 @@ def test_amount_with_three_decimals_is_coerced() -> None:
     )
 
 
+def test_a_negative_amount_is_kept_and_reported() -> None:
+    """A negative ``amount`` or ``tipAmount`` is kept as sent with a ``negative`` problem;
+    zero is no problem."""
+    n = normalise({**SALE, "amount": "-150.0", "tipAmount": "-0.5"})
+    assert (n.result.amount, n.result.tip_amount) == (Decimal("-150.00"), Decimal("-0.50"))
+    assert n.problems == (
+        Problem("amount", "negative", "-150.00 is less than zero"),
+        Problem("tipAmount", "negative", "-0.50 is less than zero"),
+    )
+    assert normalise({**SALE, "amount": "0.0"}).problems == ()
+
+
 # --------------------------------------------------------------------------------------------
 # Field lengths
 # --------------------------------------------------------------------------------------------

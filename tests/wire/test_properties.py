@@ -94,7 +94,7 @@ FIELD_VALUES = st.one_of(TYPICAL_TEXT, JSON_VALUES)
 
 BODIES = st.dictionaries(KEYS, FIELD_VALUES, max_size=12)
 
-PROBLEM_CODES = {"coerced", "unreadable", "too_long", "not_a_result"}
+PROBLEM_CODES = {"coerced", "unreadable", "too_long", "not_a_result", "negative"}
 REASONS = {"empty", "not_json", "not_object", "too_deep"}
 
 

@@ -587,7 +587,7 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
       or will be);
     - ``conflicts``: a body that disagrees with an earlier one for the same transaction; a
       cancellation from another terminal, or for another amount, than its sale; an approved
-      sale whose amount could not be read;
+      sale whose amount could not be read, or is zero or less;
     - ``needs_refund``: sales someone tried to cancel too late (a declined cancellation, or a
       cancel push with no result): after 20:00 or the next day only a refund returns the money.
     """
@@ -630,8 +630,9 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
         sale = transactions.alias("sale")
         # A cancellation that names another terminal or amount than its sale cancelled it all
         # the same (NetPay cancels by orderId); an approved sale whose amount could not be
-        # read counts as $0.00 in the totals. Neither is an earlier body disagreeing, but
-        # both need the same look.
+        # read counts as $0.00 in the totals; no terminal approves a sale of $0.00 or less,
+        # and a negative one lowers the totals. None is an earlier body disagreeing, but all
+        # need the same look.
         disagrees = exists().where(
             sale.c.kind == "sale",
             sale.c.order_id == c.order_id,
@@ -641,7 +642,11 @@ def exceptions(engines: Engines, day: date, *, now: datetime, limit: int = 200) 
             or_(
                 c.conflict_count > 0,
                 and_(c.kind == "cancellation", c.approved.is_(True), disagrees),
-                and_(c.kind == "sale", c.approved.is_(True), c.amount_cents.is_(None)),
+                and_(
+                    c.kind == "sale",
+                    c.approved.is_(True),
+                    or_(c.amount_cents.is_(None), c.amount_cents <= 0),
+                ),
             )
         )
         # A cancellation refused (or a cancel push unanswered) for a sale cancelled all the
