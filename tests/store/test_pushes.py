@@ -376,6 +376,34 @@ def test_reprint_by_folio_completes_its_own_push_and_the_lost_sale_push(store: S
         assert (found["state"], found["transaction_key"]) == ("completed", "sale:O-LOST")
 
 
+def test_reprint_naming_the_sale_push_completes_the_reprint_push_by_folio(store: Store) -> None:
+    """A reprint whose traceability names its sale's push (completed long ago, as when a
+    terminal echoes the original's JSON) completes the open reprint push for its folio on
+    its terminal; one for another folio or terminal stays open."""
+    sale_push = _register(store, folio_number="F6", amount=Decimal("75.00"))
+    declined = sale("O-05", "75.0", folioNumber="F6", responseCode="05", message="Error")
+    declined["traceability"] = {wire.TRACE_KEY: sale_push}
+    deliver(store, declined)
+    later = NOW + timedelta(minutes=1)
+    reprint = {"kind": "reprint", "amount": None, "exclusive": False, "now": later}
+    reprint_push = _register(store, folio_number="F6", **reprint)
+    other_folio = _register(store, folio_number="F7", **reprint)
+    other_terminal = _register(store, folio_number="F6", terminal_id="9999999999", **reprint)
+    result = reprint_of(sale("O-05", "75.0", folioNumber="F6"), module="RV")
+    result["traceability"] = {wire.TRACE_KEY: sale_push}
+
+    applied = deliver(store, result, now=later)
+
+    assert applied.push_ids == [reprint_push]
+    found = store.get_push(reprint_push, now=later)
+    assert found is not None
+    assert (found["state"], found["result_status"]) == ("completed", "reversed")
+    for push_id in (other_folio, other_terminal):
+        still = store.get_push(push_id, now=later)
+        assert still is not None
+        assert still["state"] != "completed"
+
+
 def test_cancellation_completes_cancel_push_by_order_id(store: Store) -> None:
     """An approved cancellation completes the open cancel push registered for its orderId."""
     deliver(store, real_sale())

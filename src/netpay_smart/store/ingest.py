@@ -711,14 +711,26 @@ def _apply_reprint(
 
 _open_push = _P.state.in_(_OPEN_STATES)
 _PUSH_BY_ID = Prebuilt(select(_P.id).where(_P.id == bindparam("p"), _open_push))
-_PUSH_BY_FOLIO = Prebuilt(
-    select(_P.id).where(
-        _P.folio_number == bindparam("f"),
-        _P.kind == "sale",
-        _open_push,
-        _same_terminal(_P.terminal_id),
+
+
+def _push_by_folio(kinds: tuple[str, ...]) -> Prebuilt:
+    return Prebuilt(
+        select(_P.id).where(
+            _P.folio_number == bindparam("f"),
+            _P.kind.in_(kinds),
+            _open_push,
+            _same_terminal(_P.terminal_id),
+        )
     )
-)
+
+
+# The open pushes a result answers by its folio on its terminal. A reprint answers the reprint
+# pushes that asked for that folio too, whichever push its traceability names: a reprint is
+# "the JSON of the original", and may carry the sale's traceability, whose push is long done.
+_PUSH_BY_FOLIO: Final = {
+    Kind.SALE: _push_by_folio(("sale",)),
+    Kind.REPRINT: _push_by_folio(("sale", "reprint")),
+}
 _CANCEL_PUSH = Prebuilt(
     select(_P.id).where(_P.order_id == bindparam("o"), _P.kind == "cancel", _open_push)
 )
@@ -781,7 +793,7 @@ def _complete_pushes(
         candidates.update(row[0] for row in found)
     if result.folio_number and kind in (Kind.SALE, Kind.REPRINT):
         # A sale whose result was lost is completed by the reprint by folio that recovers it.
-        found = _PUSH_BY_FOLIO(
+        found = _PUSH_BY_FOLIO[kind](
             connection, {"f": result.folio_number, "t": result.terminal_id}
         ).fetchall()
         candidates.update(row[0] for row in found)
