@@ -454,7 +454,8 @@ SaleTimeoutOption = Annotated[
     typer.Option(
         "--timeout",
         help="Seconds to wait for the result; then the sale is recovered by a reprint by folio "
-        "(up to 30 s more). The terminal stays reserved for the push this long plus 30 s.",
+        "(up to 30 s more), as is the real state of a sale answered 05. The terminal stays "
+        "reserved for the push this long plus 30 s.",
     ),
 ]
 TimeoutOption = Annotated[

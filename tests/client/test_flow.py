@@ -132,7 +132,6 @@ def test_declined_sale_is_an_outcome_not_an_exception(sdk: Client) -> None:
 @pytest.mark.parametrize(
     ("amount", "code", "terminal_message"),
     [
-        ("0.05", "05", "Error de conexión"),
         ("0.13", "13", "TRANSACCION NO PERMITIDA"),
         ("0.14", "14", "TARJETA INVALIDA"),
         ("0.34", "34", "TARJETA RECHAZADA"),
@@ -213,28 +212,84 @@ def test_a_lost_result_is_recovered_by_the_reprint_by_folio(sdk: Client, world: 
     assert "Reimpresión / Reprint" in log
 
 
-def test_a_reversed_sale_posts_05_and_the_reprint_by_folio_says_reversed(sdk: Client) -> None:
-    """0.70 returns a 05 decline; the reprint by folio then reports it reversed (RV)."""
-    # The SDK does not recover on its own here: a result did arrive, and the cashier's message
-    # says to check the status before charging again.
+def test_a_reversed_sale_is_told_reversed_not_a_connection_error(sdk: Client) -> None:
+    """0.70 posts a 05; the SDK asks the terminal (a reprint by folio) and says reversed."""
     number = folio()
     outcome = sale(sdk, "0.70", folio_number=number)
-    assert (outcome.status, outcome.code, outcome.approved) == (
+    assert (outcome.status, outcome.approved, outcome.recovered, outcome.kind) == (
+        OutcomeStatus.REVERSED,
+        False,
+        True,
+        "sale",
+    )
+    assert (outcome.message, outcome.message_en) == (
+        "Revertida: el cargo no se realizó",
+        "Reversed: the charge did not go through",
+    )
+    assert outcome.folio_number == number
+    assert outcome.order_id is not None  # the bank's, for the merchant's records
+    assert outcome.raw is not None
+    assert (outcome.raw["reprintModule"], outcome.raw["isRePrint"]) == ("RV", True)
+    truth = sdk.reprint(
+        serial_number=MAIN_SERIAL, store_id=MAIN_STORE, folio_number=number, wait=True, timeout=WAIT
+    )
+    assert isinstance(truth, Outcome)
+    assert (truth.kind, truth.status, truth.approved) == ("reprint", OutcomeStatus.REVERSED, False)
+
+
+def test_a_pending_reversal_is_told_pending(sdk: Client) -> None:
+    """0.71 posts a 05; asked, the terminal says the reversal is pending (PRV)."""
+    outcome = sale(sdk, "0.71")
+    assert (outcome.status, outcome.approved, outcome.recovered) == (
+        OutcomeStatus.PENDING_REVERSAL,
+        False,
+        True,
+    )
+    assert outcome.message == "Reverso pendiente: el cargo se anulará"
+
+
+def test_a_05_the_terminal_confirms_declined_is_declined_without_doubt(sdk: Client) -> None:
+    """0.05 posts a 05 with no charge behind it; asked, the terminal says declined (D), and
+    the cashier is told "Rechazada" instead of "check the status"."""
+    outcome = sale(sdk, "0.05")
+    assert (outcome.status, outcome.approved, outcome.code, outcome.recovered) == (
+        OutcomeStatus.DECLINED,
+        False,
+        "05",
+        True,
+    )
+    assert (outcome.message, outcome.message_en) == ("Rechazada", "Declined")
+    assert outcome.terminal_message == "Error de conexión"
+
+
+def test_without_recover_a_05_stays_in_doubt(sdk: Client) -> None:
+    """``wait(recover=False)`` sends no reprint: a 05 is a decline to check by hand."""
+    push = sdk.sale(
+        serial_number=MAIN_SERIAL, store_id=MAIN_STORE, amount="0.70", folio_number=folio()
+    )
+    assert isinstance(push, Push)
+    outcome = push.wait(timeout=WAIT, recover=False)
+    assert (outcome.status, outcome.code, outcome.recovered) == (
         OutcomeStatus.DECLINED,
         "05",
         False,
     )
     assert outcome.message == "Error de conexión: verifique el estado antes de cobrar de nuevo"
-    assert outcome.recovered is False
-    truth = sdk.reprint(
-        serial_number=MAIN_SERIAL, store_id=MAIN_STORE, folio_number=number, wait=True, timeout=WAIT
-    )
-    assert isinstance(truth, Outcome)
-    assert truth.kind == "reprint"
-    assert truth.status is OutcomeStatus.REVERSED
-    assert truth.approved is False
-    assert truth.raw is not None
-    assert truth.raw["reprintModule"] == "RV"
+
+
+def test_async_a_reversed_sale_is_told_reversed(world: World, clock: ManualClock) -> None:
+    """The AsyncClient twin: 0.70 comes back reversed after the reprint by folio."""
+
+    async def main() -> Outcome | AsyncPush:
+        async with AsyncClient(**world.client_options(clock=clock.now)) as client:
+            return await client.sale(
+                serial_number=MAIN_SERIAL, store_id=MAIN_STORE, amount="0.70",
+                folio_number=folio(), wait=True, timeout=WAIT,
+            )  # fmt: skip
+
+    outcome = anyio.run(main)
+    assert isinstance(outcome, Outcome)
+    assert (outcome.status, outcome.recovered) == (OutcomeStatus.REVERSED, True)
 
 
 def test_a_smart_accounts_sale_switches_the_terminal_to_the_store(sdk: Client) -> None:

@@ -7,6 +7,7 @@ no time and every pause can be checked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -242,3 +243,105 @@ def test_async_a_reversed_reprint_says_reversed() -> None:
         "Revertida: el cargo no se realizó",
         "Reversed: the charge did not go through",
     )
+
+
+# -- a 05 is checked with the terminal --------------------------------------------------------
+
+CONNECTION_ERROR = {
+    "status": "declined",
+    "body": {"responseCode": "05", "message": "Error de conexión", "folioNumber": "CAJA1-0007"},
+    "transaction": {"response_code": "05"},
+}
+
+
+def answering(receiver: FakeReceiver, results: dict[str, Any]) -> Callable[[httpx.Request], Any]:
+    """The receiver, each push registered completing with the result for its kind."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        response = receiver.handle(request)
+        if request.method == "POST" and request.url.path == "/api/pushes":
+            body = json.loads(request.content)
+            if body["kind"] in results:
+                receiver.results[body["id"]] = results[body["kind"]]
+        return response
+
+    return handle
+
+
+def test_a_05_is_checked_by_a_reprint_and_told_as_the_terminal_says() -> None:
+    """A sale answered 05 sends a reprint by folio; the sale's outcome is what it reports."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    transport = httpx.MockTransport(
+        answering(receiver, {"sale": CONNECTION_ERROR, "reprint": reprinted("reversed", "RV")})
+    )
+    with client(gateway, receiver, receiver_transport=transport) as sdk:
+        outcome = sdk.sale(**sale_kwargs(folio_number="CAJA1-0007"), wait=True)
+    assert isinstance(outcome, Outcome)
+    assert gateway.kinds() == ["token", "sale", "reprint"]
+    sale_id = next(i for i, body in receiver.registered.items() if body["kind"] == "sale")
+    assert (outcome.push_id, outcome.kind, outcome.status, outcome.recovered) == (
+        sale_id,
+        "sale",
+        OutcomeStatus.REVERSED,
+        True,
+    )
+    assert outcome.order_id == "260305100030-0821000119"
+
+
+def test_a_05_the_terminal_does_not_answer_about_stays_a_05() -> None:
+    """If the reprint's result does not come within 30 s, the 05 is told as it came."""
+    gateway, receiver, time = FakeGateway(), FakeReceiver(), FakeTime()
+    transport = httpx.MockTransport(answering(receiver, {"sale": CONNECTION_ERROR}))
+    with client(
+        gateway, receiver, receiver_transport=transport, timer=time.timer, sleep=time.sleep
+    ) as sdk:
+        outcome = sdk.sale(**sale_kwargs(), wait=True)
+    assert isinstance(outcome, Outcome)
+    assert (outcome.status, outcome.code, outcome.recovered) == (
+        OutcomeStatus.DECLINED,
+        "05",
+        False,
+    )
+    assert outcome.message == "Error de conexión: verifique el estado antes de cobrar de nuevo"
+    assert gateway.kinds() == ["token", "sale", "reprint"]
+    assert time.now == 30.0
+
+
+def test_a_plain_decline_sends_no_reprint() -> None:
+    """A 51 is no doubt: no reprint by folio follows it."""
+    declined = {
+        "status": "declined",
+        "body": {"responseCode": "51", "message": "FONDOS INSUFICIENTES"},
+        "transaction": {"response_code": "51"},
+    }
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    receiver.answer_with = declined
+    with client(gateway, receiver) as sdk:
+        outcome = sdk.sale(**sale_kwargs(), wait=True)
+    assert isinstance(outcome, Outcome)
+    assert (outcome.status, outcome.code, outcome.recovered) == (
+        OutcomeStatus.DECLINED,
+        "51",
+        False,
+    )
+    assert gateway.kinds() == ["token", "sale"]
+
+
+def test_async_a_05_is_checked_by_a_reprint() -> None:
+    """The AsyncClient twin: a 05 followed by a reprint reporting a pending reversal."""
+    gateway, receiver = FakeGateway(), FakeReceiver()
+    transport = httpx.MockTransport(
+        answering(
+            receiver,
+            {"sale": CONNECTION_ERROR, "reprint": reprinted("pending_reversal", "PRV")},
+        )
+    )
+
+    async def main() -> Outcome | Any:
+        async with async_client(gateway, receiver, receiver_transport=transport) as sdk:
+            return await sdk.sale(**sale_kwargs(), wait=True)
+
+    outcome = anyio.run(main)
+    assert isinstance(outcome, Outcome)
+    assert (outcome.status, outcome.recovered) == (OutcomeStatus.PENDING_REVERSAL, True)
+    assert gateway.kinds() == ["token", "sale", "reprint"]

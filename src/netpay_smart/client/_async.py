@@ -21,6 +21,7 @@ from ._base import (
     Outcome,
     PushPlan,
     is_completed,
+    needs_verifying,
     outcome_from_push,
     parse_push,
     pause_after,
@@ -36,6 +37,7 @@ from ._base import (
     transport_error,
     unknown_push,
     utcnow,
+    verified,
 )
 
 __all__ = ["AsyncClient", "AsyncPush"]
@@ -56,7 +58,8 @@ class AsyncPush:
 
     async def await_result(self, timeout: float = DEFAULT_WAIT, *, recover: bool = True) -> Outcome:
         """Wait for the terminal's result. Past ``timeout``, a sale's status is recovered with
-        a reprint by folio (ticket disabled) before giving up as ``unknown``."""
+        a reprint by folio (ticket disabled) before giving up as ``unknown``; a sale answered
+        ``05`` is checked the same way (reversed, pending reversal, declined or approved)."""
         return await self._client._wait(self.plan, self._started, timeout, recover=recover)
 
 
@@ -396,19 +399,26 @@ class AsyncClient:
         remaining = max(timeout - (self._timer() - started), 0.0)
         found = await self._wait_for(plan.push_id, remaining) or unknown_push(plan)
         recovered = False
-        if found["state"] != "completed" and recover and plan.kind == "sale":
-            recovered = await self._recover(plan)
-            if recovered:
+        if recover and plan.kind == "sale" and not is_completed(found):
+            # The result never came: the reprint by folio that recovers it completes the sale.
+            if await self._recover(plan) is not None:
                 found = await self._wait_for(plan.push_id, RECOVERY_WAIT) or found
-        recovered = recovered and found["state"] == "completed"
+                recovered = is_completed(found)
+        elif recover and plan.kind == "sale" and needs_verifying(found):
+            # A 05: ask the terminal whether the bank approved, and whether it was reversed.
+            check = await self._recover(plan)
+            checked = await self._wait_for(check.push_id, RECOVERY_WAIT) if check else None
+            if checked is not None and is_completed(checked):
+                found, recovered = verified(found, checked), True
         return outcome_from_push(found, elapsed=self._timer() - started, recovered=recovered)
 
-    async def _recover(self, plan: PushPlan) -> bool:
-        """Ask the terminal for the sale's status: a reprint by folio, no ticket."""
+    async def _recover(self, plan: PushPlan) -> PushPlan | None:
+        """Ask the terminal for the sale's status: a reprint by folio, no ticket. The reprint
+        sent, or ``None`` if it could not be."""
         recovery = plan_recovery(self.settings, plan)
         try:
             await self._register(recovery, RECOVERY_WAIT, exclusive=False)
             parse_push(await self._send(push_request(self.settings, recovery), auth=self.auth))
         except (APIError, TransportError):
-            return False
-        return True
+            return None
+        return recovery

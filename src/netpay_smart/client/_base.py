@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from ..codes import describe_result
+from ..codes import STATE_TEXTS, ReprintState, describe_result
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -65,6 +65,11 @@ CANCEL_CUTOFF_HOUR: Final = 20
 TERMINAL_TIMEOUT: Final = 60.0
 DEFAULT_WAIT: Final = TERMINAL_TIMEOUT + 30.0
 RECOVERY_WAIT: Final = 30.0
+#: Sale results that leave the money in doubt, so that the terminal is asked what became of
+#: the sale (a reprint by folio, no ticket) before the cashier is told: a terminal shows
+#: "05 Error de conexión" when the bank approved but its answer never reached it, and NetPay
+#: then reverses the charge, or has yet to (NETPAY-FACTS §4.6, "Manejo de reversos").
+VERIFY_CODES: Final = frozenset({"05"})
 #: While the receiver cannot tell (503: its database is down and results wait in its spool; or
 #: it cannot be reached for a moment), or a long-poll comes back early (a receiver shutting
 #: down ends them at once), how long to pause before asking again.
@@ -726,6 +731,9 @@ def outcome_from_push(
         status = _STATUS.get(status_text, OutcomeStatus.DECLINED)
     # On a reprint the code is the original sale's ("00"); the state is what holds now.
     info = describe_result(code, body.get("message"), status_text)
+    if str(body.get("reprintModule") or "").strip().upper() == "D" and code in VERIFY_CODES:
+        # The terminal, asked, says the sale was declined: no more doubt to tell the cashier of.
+        info = STATE_TEXTS[ReprintState.DECLINED]
     amount = tx.get("amount") or body.get("amount")
     try:
         value = (
@@ -770,6 +778,25 @@ def push_answer(push_id: str, status: int, read_json: Callable[[], Any]) -> dict
         raise APIError(f"the receiver does not know push {push_id} (HTTP {status})", status=status)
     found: dict[str, Any] = read_json()
     return found
+
+
+def needs_verifying(push: Mapping[str, Any]) -> bool:
+    """Whether a sale's result leaves its money in doubt (:data:`VERIFY_CODES`)."""
+    result = push.get("result") or {}
+    code = (result.get("body") or {}).get("responseCode") or (result.get("transaction") or {}).get(
+        "response_code"
+    )
+    return (
+        is_completed(push)
+        and result.get("status") == "declined"
+        and str(code or "").strip() in VERIFY_CODES
+    )
+
+
+def verified(sale: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
+    """The sale's push with the result of the reprint by folio that checked it: the state the
+    terminal reports now (reversed, pending reversal, approved after all, declined)."""
+    return {**sale, "result": check["result"]}
 
 
 def unknown_push(plan: PushPlan) -> dict[str, Any]:

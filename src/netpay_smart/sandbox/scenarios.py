@@ -11,7 +11,7 @@ The triggers are the amounts under one peso listed here; any other amount is app
 | 0.23 | approved, MasterCard debit, signature |
 | 0.02 | no card: after the terminal's timeout (60 s) posts ``02`` "Cancelado por el Usuario" |
 | 0.03 | the cashier cancels on the terminal: ``02`` at once |
-| 0.05 | ``05`` "Error de conexión" |
+| 0.05 | ``05`` "Error de conexión"; a reprint by folio says ``D`` |
 | 0.13 | ``13`` "TRANSACCION NO PERMITIDA" |
 | 0.14 | ``14`` "TARJETA INVALIDA" |
 | 0.34 | ``34`` "TARJETA RECHAZADA" |
