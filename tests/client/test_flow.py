@@ -212,8 +212,9 @@ def test_a_lost_result_is_recovered_by_the_reprint_by_folio(sdk: Client, world: 
     assert "Reimpresión / Reprint" in log
 
 
-def test_a_reversed_sale_is_told_reversed_not_a_connection_error(sdk: Client) -> None:
-    """0.70 posts a 05; the SDK asks the terminal (a reprint by folio) and says reversed."""
+def test_a_reversed_sale_is_told_reversed_not_a_connection_error(sdk: Client, world: World) -> None:
+    """0.70 posts a 05; the SDK asks the terminal (a reprint by folio) and says reversed; the
+    receiver keeps the attempt as one sale, reversed, under the bank's orderId."""
     number = folio()
     outcome = sale(sdk, "0.70", folio_number=number)
     assert (outcome.status, outcome.approved, outcome.recovered, outcome.kind) == (
@@ -230,6 +231,10 @@ def test_a_reversed_sale_is_told_reversed_not_a_connection_error(sdk: Client) ->
     assert outcome.order_id is not None  # the bank's, for the merchant's records
     assert outcome.raw is not None
     assert (outcome.raw["reprintModule"], outcome.raw["isRePrint"]) == ("RV", True)
+    listed = world.api.get("/api/transactions", params={"folio": number}).json()["items"]
+    assert [(t["order_id"], t["status"], t["response_code"]) for t in listed] == [
+        (outcome.order_id, "reversed", "05")
+    ]
     truth = sdk.reprint(
         serial_number=MAIN_SERIAL, store_id=MAIN_STORE, folio_number=number, wait=True, timeout=WAIT
     )

@@ -918,9 +918,9 @@ def test_two_replicas_recovering_one_sale_from_reprints_by_folio_count_both(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL: two replicas each process a reprint by folio of a sale neither has seen,
-    the second while the first has not committed. The second chunk's insert meets the
-    first's row (no lock keeps them apart: there is no orderId), fails, and the chunk runs
-    again one delivery at a time: one sale recovered from the reprints, counted twice."""
+    the second while the first has not committed. The folio's lock (there is no orderId)
+    makes the second wait for the first's commit, then count its reprint on the first's row:
+    one sale recovered from the reprints, counted twice, and no chunk failed on the way."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time")
     bodies = [
@@ -946,7 +946,7 @@ def test_two_replicas_recovering_one_sale_from_reprints_by_folio_count_both(
 
     assert first.outcome == "reprint"
     assert [a.outcome for a in second] == ["reprint"]
-    assert "processing one by one" in caplog.text  # the second chunk's insert met the row
+    assert "processing one by one" not in caplog.text  # no insert met the other's row
     [row] = tx_rows(store)
     assert (row.folio_number, row.source, row.reprint_count, row.delivery_count) == (
         "F-race", "reprint", 2, 2,
@@ -1061,3 +1061,62 @@ def test_the_next_pending_deliveries_are_read_without_sorting_the_backlog(store:
     for node in _plan_nodes(report[0]["Plan"]):
         read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         assert read <= 64, (node["Node Type"], node.get("Index Name"), read)
+
+
+def connection_error(folio: str) -> dict[str, Any]:
+    """The documented 05 "Error de conexión" (no orderId, no terminal) for ``folio``."""
+    return {**json.loads(v.SEED002_CONNECTION_ERROR_05), "folioNumber": folio}
+
+
+def test_a_05_and_the_reversal_its_reprint_reports_are_one_sale(store: Store) -> None:
+    """A 05, then the reprint by folio reporting the bank's approval reversed (RV), then the
+    05 again: one sale under the bank's orderId, reversed, with the terminal's 05 kept."""
+    first = deliver(store, connection_error("R-1"))
+    reprint = reprint_of(sale("O-RV", "0.70", folioNumber="R-1"), module="RV")
+    applied = deliver(store, reprint)
+    again = deliver(store, connection_error("R-1"))
+
+    assert (applied.outcome, applied.transaction_key) == ("reprint", "sale:O-RV")
+    assert (again.outcome, again.transaction_key) == ("duplicate", "sale:O-RV")
+    [item] = store.list_transactions(TransactionFilter(folio="R-1"))["items"]
+    assert (item["order_id"], item["status"], item["approved"], item["amount"]) == (
+        "O-RV",
+        "reversed",
+        False,
+        "0.70",
+    )
+    assert (item["response_code"], item["message"]) == ("05", "Error de conexión")
+    assert (item["delivery_count"], item["reprint_count"], item["source"]) == (3, 1, "result")
+    with store.engines.read.connect() as conn:
+        keys = conn.execute(
+            select(deliveries.c.transaction_key).where(
+                deliveries.c.id.in_([first.delivery_id, applied.delivery_id, again.delivery_id])
+            )
+        ).scalars()
+        assert set(keys) == {"sale:O-RV"}
+
+
+def test_a_pending_reversal_then_its_reversal_stay_one_sale(store: Store) -> None:
+    """05, a reprint saying PRV, then one saying RV: one sale, reversed at the end."""
+    deliver(store, connection_error("R-2"))
+    deliver(store, reprint_of(sale("O-PRV", "0.71", folioNumber="R-2"), module="PRV"))
+    pending = store.list_transactions(TransactionFilter(folio="R-2"))["items"]
+    assert [(item["order_id"], item["status"]) for item in pending] == [
+        ("O-PRV", "pending_reversal")
+    ]
+    deliver(store, reprint_of(sale("O-PRV", "0.71", folioNumber="R-2"), module="RV"))
+    items = store.list_transactions(TransactionFilter(folio="R-2"))["items"]
+    assert [(item["status"], item["reprint_count"]) for item in items] == [("reversed", 2)]
+
+
+def test_only_a_05_is_the_decline_a_reversal_explains(store: Store) -> None:
+    """A reversal reported for a folio whose stored decline is a 51, or for another
+    terminal's folio, is a row of its own: only the terminal's 05 on that folio is one with it."""
+    deliver(store, {**connection_error("R-3"), "responseCode": "51", "message": "FONDOS"})
+    deliver(store, reprint_of(sale("O-51", "0.70", folioNumber="R-3"), module="RV"))
+    deliver(store, {**connection_error("R-4"), "terminalId": "1111111111"})
+    deliver(store, reprint_of(sale("O-T", "0.70", folioNumber="R-4"), module="RV"))
+
+    for folio in ("R-3", "R-4"):
+        items = store.list_transactions(TransactionFilter(folio=folio))["items"]
+        assert sorted(item["status"] for item in items) == ["declined", "reversed"]

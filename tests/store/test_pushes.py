@@ -404,6 +404,24 @@ def test_reprint_naming_the_sale_push_completes_the_reprint_push_by_folio(store:
         assert still["state"] != "completed"
 
 
+def test_a_sale_push_answered_05_follows_its_sale_to_the_bank_order_id(store: Store) -> None:
+    """The sale push a 05 completed points at the sale once a reprint reports the bank's
+    approval reversed: its result is the reversed sale under the bank's orderId."""
+    sale_push = _register(store, folio_number="F8", amount=Decimal("0.70"))
+    declined = {"responseCode": "05", "message": "Error de conexión", "folioNumber": "F8",
+                "terminalId": TERMINAL, "traceability": {wire.TRACE_KEY: sale_push}}  # fmt: skip
+    deliver(store, declined)
+    reprint = reprint_of(sale("O-8", "0.70", folioNumber="F8"), module="RV")
+
+    deliver(store, reprint, now=NOW + timedelta(seconds=5))
+
+    found = store.get_push(sale_push, now=NOW)
+    assert found is not None
+    assert found["transaction_key"] == "sale:O-8"
+    transaction = found["result"]["transaction"]
+    assert (transaction["order_id"], transaction["status"]) == ("O-8", "reversed")
+
+
 def test_cancellation_completes_cancel_push_by_order_id(store: Store) -> None:
     """An approved cancellation completes the open cancel push registered for its orderId."""
     deliver(store, real_sale())

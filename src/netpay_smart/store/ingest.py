@@ -518,6 +518,40 @@ _REPRINTED_SALE = Prebuilt(
     )
     .limit(1)
 )
+# The 05 ("Error de conexión") the terminal posted for a folio, with no orderId: what a reprint
+# by folio reporting a reversal under an orderId (the bank's approval, undone) is the truth
+# of. Only a 05: a folio may carry other declines too (NetPay's own examples reuse one).
+_DECLINE_BY_FOLIO = Prebuilt(
+    select(_T.key)
+    .where(
+        _T.folio_number == bindparam("f"),
+        _T.kind == str(Kind.SALE),
+        _T.response_code == "05",
+        _T.order_id.is_(None),
+        _T.approved.is_(False),
+        _T.source == "result",
+        _same_terminal(_T.terminal_id),
+    )
+    .order_by(_T.id.desc())
+    .limit(1)
+)
+_REKEY_DELIVERIES = Prebuilt(
+    update(deliveries)
+    .where(deliveries.c.transaction_key == bindparam("old"))
+    .values(transaction_key=bindparam("new"))
+)
+_REKEY_PUSHES = Prebuilt(
+    update(pushes)
+    .where(_P.transaction_key == bindparam("old"))
+    .values(transaction_key=bindparam("new"))
+)
+# What the bank's side of a reprint tells of a sale that the terminal's own result could not
+# (the terminal never got the approval): the rest of the row stays as the terminal sent it.
+_BANK_COLUMNS: Final = (
+    "order_id", "store_id", "amount_cents", "tip_cents", "card_brand", "card_type",
+    "card_last4", "bank_name", "auth_code", "msi", "transaction_id", "transaction_at",
+    "business_date", "business_hour",
+)  # fmt: skip
 _SALE_BY_FOLIO = Prebuilt(
     select(_T.key)
     .where(
@@ -652,6 +686,31 @@ def _approved(status: Status) -> bool:
     """Whether a sale in ``status`` was approved: a cancelled one was, a reversed one not
     (the money never stayed with the merchant)."""
     return status in (Status.APPROVED, Status.CANCELLED)
+
+
+def _adopt_decline(
+    connection: Connection, normalised: Normalised, *, key: str, digest: str, now: datetime
+) -> str | None:
+    """A reprint by folio reporting a reversal (``RV``, ``PRV``) under an orderId nothing is
+    stored under, for a folio the terminal answered ``05`` with no orderId (the bank
+    approved, the answer never reached the terminal, and the charge was reversed or is to
+    be): one sale, not two. The decline's row is moved under ``key``
+    with the bank's side of the sale (orderId, amount, card) filled in, and its deliveries
+    and pushes with it; the reprint then applies to it as to any sale. Returns the key the
+    row had, or ``None``."""
+    result = normalised.result
+    found = _DECLINE_BY_FOLIO(
+        connection, {"f": result.folio_number, "t": result.terminal_id}
+    ).fetchone()
+    if found is None:
+        return None
+    old = found[0]
+    values = _row_values(normalised, kind=Kind.SALE, digest=digest, now=now)
+    bank = {name: values[name] for name in _BANK_COLUMNS if values[name] is not None}
+    update_row(connection, transactions, {"key": key, **bank, "updated_at": now}, key=old)
+    _REKEY_DELIVERIES(connection, {"old": old, "new": key})
+    _REKEY_PUSHES(connection, {"old": old, "new": key})
+    return str(old)
 
 
 def _apply_reprint(
@@ -986,7 +1045,8 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
     COMMITTED) and count a reprint twice; a sale and its cancellation processed at once would
     each miss the other's row, and the sale would stay approved. So a transaction locks each
     orderId and each body's hash it is about to process (advisory locks, held until commit),
-    all in one statement and in one order everywhere, so two chunks cannot deadlock; the
+    all in one statement and in one order everywhere, so two chunks cannot deadlock (and the
+    folio of a decline or a reprint, see below); the
     second waits here, and its next statement sees the first's commit. The two-key form keeps
     these apart from the one-key locks pushes take per terminal.
     """
@@ -995,8 +1055,14 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
         if read.normalised is None or read.digest is None or read.applied.outcome != "pending":
             continue
         keys.add((1, read.digest))
-        if read.normalised.result.order_id:
-            keys.add((2, read.normalised.result.order_id.replace("\x00", "")))
+        result = read.normalised.result
+        if result.order_id:
+            keys.add((2, result.order_id.replace("\x00", "")))
+        if result.folio_number and (read.normalised.kind is Kind.REPRINT or not result.order_id):
+            # A decline and the reprint that tells its truth become one row (_adopt_decline,
+            # _REPRINTED_SALE), found by folio: processed at once, each would miss the other.
+            folio = f"{result.terminal_id or '-'}:{result.folio_number}".replace("\x00", "")
+            keys.add((3, folio))
     if not keys:
         return
     ordered = sorted(keys)
@@ -1018,10 +1084,9 @@ class _Chunk:
     ``pipelined`` (PostgreSQL): statements whose answer is not read go out without waiting
     for it (see :func:`~._fast.pipeline`), so a chunk's writes cost one round trip, not one
     each. A transaction is then inserted without asking whether it was there already (that
-    answer would be a wait): the look said it was not, and the chunk's locks keep other
-    writers away from its keys, but for one case (two replicas each recovering a sale from a
-    reprint by folio) an insert can still collide. It then fails the chunk, which runs again
-    one delivery at a time, each insert asking.
+    answer would be a wait): the look said it was not, and the chunk's locks (see
+    :func:`_lock`) keep other writers away from its keys. Should an insert collide all the
+    same, it fails the chunk, which runs again one delivery at a time, each insert asking.
     """
 
     looks: dict[int, _Look] = field(default_factory=dict)
@@ -1076,6 +1141,17 @@ def _apply(
             chunk.touched.add(look.earlier_key)
             _bump(connection, look.earlier_key, "delivery_count")
         return _finish(connection, applied, now, **columns)
+    if (
+        kind is Kind.REPRINT
+        and look.existing is None
+        and normalised.status in (Status.REVERSED, Status.PENDING_REVERSAL)
+        and result.order_id
+        and result.folio_number
+    ):
+        adopted = _adopt_decline(connection, normalised, key=key, digest=digest, now=now)
+        if adopted is not None:
+            chunk.touched.add(adopted)  # a re-delivery of the decline, later on, looks again
+            look = look._replace(existing=_select_tx(connection, key))
     apply = _apply_reprint if kind is Kind.REPRINT else _apply_result
     applied.outcome, applied.transaction_key = apply(
         connection,
