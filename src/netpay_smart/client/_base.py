@@ -783,9 +783,8 @@ def push_answer(push_id: str, status: int, read_json: Callable[[], Any]) -> dict
 def needs_verifying(push: Mapping[str, Any]) -> bool:
     """Whether a sale's result leaves its money in doubt (:data:`VERIFY_CODES`)."""
     result = push.get("result") or {}
-    code = (result.get("body") or {}).get("responseCode") or (result.get("transaction") or {}).get(
-        "response_code"
-    )
+    body, transaction = result.get("body") or {}, result.get("transaction") or {}
+    code = body.get("responseCode") or transaction.get("response_code")
     return (
         is_completed(push)
         and result.get("status") == "declined"

@@ -694,10 +694,9 @@ def _adopt_decline(
     """A reprint by folio reporting a reversal (``RV``, ``PRV``) under an orderId nothing is
     stored under, for a folio the terminal answered ``05`` with no orderId (the bank
     approved, the answer never reached the terminal, and the charge was reversed or is to
-    be): one sale, not two. The decline's row is moved under ``key``
-    with the bank's side of the sale (orderId, amount, card) filled in, and its deliveries
-    and pushes with it; the reprint then applies to it as to any sale. Returns the key the
-    row had, or ``None``."""
+    be): one sale, not two. The decline's row is moved under ``key`` with the bank's side of
+    the sale (orderId, amount, card) filled in, and its deliveries and pushes with it; the
+    reprint then applies to it as to any sale. Returns the key the row had, or ``None``."""
     result = normalised.result
     found = _DECLINE_BY_FOLIO(
         connection, {"f": result.folio_number, "t": result.terminal_id}
@@ -1043,12 +1042,12 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
 
     Two replicas processing the same body at once would both find no earlier copy (READ
     COMMITTED) and count a reprint twice; a sale and its cancellation processed at once would
-    each miss the other's row, and the sale would stay approved. So a transaction locks each
-    orderId and each body's hash it is about to process (advisory locks, held until commit),
-    all in one statement and in one order everywhere, so two chunks cannot deadlock (and the
-    folio of a decline or a reprint, see below); the
-    second waits here, and its next statement sees the first's commit. The two-key form keeps
-    these apart from the one-key locks pushes take per terminal.
+    each miss the other's row, and the sale would stay approved; a decline and the reprint
+    that tells its truth are found by folio. So a transaction locks each orderId, each body's
+    hash and the folio of each decline or reprint it is about to process (advisory locks,
+    held until commit), all in one statement and in one order everywhere, so two chunks
+    cannot deadlock; the second waits here, and its next statement sees the first's commit.
+    The two-key form keeps these apart from the one-key locks pushes take per terminal.
     """
     keys: set[tuple[int, str]] = set()
     for read in reads:
@@ -1059,8 +1058,7 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
         if result.order_id:
             keys.add((2, result.order_id.replace("\x00", "")))
         if result.folio_number and (read.normalised.kind is Kind.REPRINT or not result.order_id):
-            # A decline and the reprint that tells its truth become one row (_adopt_decline,
-            # _REPRINTED_SALE), found by folio: processed at once, each would miss the other.
+            # _adopt_decline, _REPRINTED_SALE and a reprint by folio find their row by folio.
             folio = f"{result.terminal_id or '-'}:{result.folio_number}".replace("\x00", "")
             keys.add((3, folio))
     if not keys:
