@@ -155,14 +155,24 @@ def _read(writer: Callable[[str], bytes], body: bytes) -> str:
 WRITERS = st.sampled_from([_json_ascii, _json_utf8, _plain])
 
 
+#: Three to five separators between groups (a dash padded with spaces: "4111 - 1111").
+WIDE_GAPS = st.lists(
+    st.sampled_from([" ", "-", "\t", ".", "/", "\u00a0"]), min_size=3, max_size=5
+).map("".join)
+
+
+@pytest.mark.parametrize("gaps", [GAPS, WIDE_GAPS], ids=["one-or-two", "three-to-five"])
 @given(number=CARDS, data=st.data(), writer=WRITERS)
 def test_a_card_printed_with_any_separators_keeps_only_its_last_four(
-    number: str, data: st.DataObject, writer: Callable[[str], bytes]
+    gaps: st.SearchStrategy[str],
+    number: str,
+    data: st.DataObject,
+    writer: Callable[[str], bytes],
 ) -> None:
-    """One or two separators of any kind between groups, mixed, hide no card number."""
+    """One to five separators of any kind between groups, mixed, hide no card number."""
     groups = _groups(number)
     printed = _joined(
-        groups, data.draw(st.lists(GAPS, min_size=len(groups) - 1, max_size=len(groups) - 1))
+        groups, data.draw(st.lists(gaps, min_size=len(groups) - 1, max_size=len(groups) - 1))
     )
     masked, count = mask_pans(writer(f"tarjeta {printed} ok"))
 
