@@ -29,25 +29,28 @@ def run(cfg: Config) -> Part:
         "openloop",
         f"Open loop: {RATE:,.0f} results/s for {duration:.0f} s, receiver on SQLite",
         ["target", "sent", "acks", "non-200", "errors", "rate/s", "p50 ms", "p99 ms",
-         "p99.9 ms", "max ms", "timer lag p99", "overdue"],
+         "p99.9 ms", "max ms", "timer lag p99", "overdue", "CPU µs/result"],
     )  # fmt: skip
     runs: dict[str, dict[str, Any]] = {}
     with servers.noop() as server:
-        runs["noop"] = _measure(server.webhook_url, duration)
+        runs["noop"] = _measure(server, duration)
     with servers.sqlite_url() as url, servers.receiver(url) as server:
-        runs["receiver-sqlite"] = _measure(server.webhook_url, duration)
+        runs["receiver-sqlite"] = _measure(server, duration)
     for target, run_ in runs.items():
         result = run_["run"]
         lat = result["latency_ms"]
         lag = result["timer_lag_ms"] or {}
+        cpu = run_.get("per_result")
         part.rows.append(
             [target, int(RATE * duration), result["ok"], result["non_200"],
              result["socket_errors"], result["requests"] / duration, lat["p50"], lat["p99"],
-             lat["p99.9"], lat["max"], lag.get("p99"), result["overdue"]],
+             lat["p99.9"], lat["max"], lag.get("p99"), result["overdue"],
+             f"{cpu['user_us']:.0f}+{cpu['system_us']:.0f}" if cpu else "-"],
         )  # fmt: skip
     result = runs["receiver-sqlite"]["run"]
     part.data = {"rate": RATE, "duration_s": duration, "connections": CONNECTIONS,
                  "warmup": runs["receiver-sqlite"]["warmup"], "run": result,
+                 "per_result": runs["receiver-sqlite"].get("per_result"),
                  "noop": runs["noop"]}  # fmt: skip
     part.notes.append(
         f"built-in generator, {CONNECTIONS} connections, 2 s warm-up at the same rate; latency "
@@ -62,15 +65,28 @@ def run(cfg: Config) -> Part:
         "noop: the raw ASGI no-op under the same load, the floor of this host and generator "
         "(the goal is on the receiver's row)"
     )
+    part.notes.append(
+        "CPU µs/result: user+system CPU of the server process during the run, per request "
+        "answered (at a fixed rate the threads sleep between requests: each wake-up costs CPU)"
+    )
     _goals(part, result, duration)
     return part
 
 
-def _measure(url: str, duration: float) -> dict[str, Any]:
-    """A 2 s warm-up at the rate, then the measured run."""
+def _measure(server: servers.Server, duration: float) -> dict[str, Any]:
+    """A 2 s warm-up at the rate, then the measured run, and the server's CPU during it."""
+    url = server.webhook_url
     warmup = load.open_loop(url, rate=RATE, duration=2, connections=CONNECTIONS)
+    before = server.usage()
     run = load.open_loop(url, rate=RATE, duration=duration, connections=CONNECTIONS)
-    return {"warmup": warmup, "run": run}
+    after = server.usage()
+    measured: dict[str, Any] = {"warmup": warmup, "run": run}
+    if before and after and run["ok"]:
+        measured["per_result"] = {
+            "user_us": (after["user_s"] - before["user_s"]) / run["ok"] * 1e6,
+            "system_us": (after["system_s"] - before["system_s"]) / run["ok"] * 1e6,
+        }
+    return measured
 
 
 def _goals(part: Part, result: dict[str, Any], duration: float) -> None:
