@@ -286,6 +286,8 @@ def test_a_05_is_checked_by_a_reprint_and_told_as_the_terminal_says() -> None:
         True,
     )
     assert outcome.order_id == "260305100030-0821000119"
+    [check] = [body for body in receiver.registered.values() if body["kind"] == "reprint"]
+    assert (check["folio_number"], check["exclusive"]) == ("CAJA1-0007", True)
 
 
 def test_a_05_the_terminal_does_not_answer_about_stays_a_05() -> None:

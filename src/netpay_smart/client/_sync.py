@@ -361,18 +361,20 @@ class Client:
                 recovered = is_completed(found)
         elif recover and plan.kind == "sale" and needs_verifying(found):
             # A 05: ask the terminal whether the bank approved, and whether it was reversed.
-            check = self._recover(plan)
+            # The terminal is free again: the check holds it, as any push would.
+            check = self._recover(plan, exclusive=True)
             checked = self._wait_for(check.push_id, RECOVERY_WAIT) if check else None
             if checked is not None and is_completed(checked):
                 found, recovered = verified(found, checked), True
         return outcome_from_push(found, elapsed=self._timer() - started, recovered=recovered)
 
-    def _recover(self, plan: PushPlan) -> PushPlan | None:
+    def _recover(self, plan: PushPlan, *, exclusive: bool = False) -> PushPlan | None:
         """Ask the terminal for the sale's status: a reprint by folio, no ticket. The reprint
-        sent, or ``None`` if it could not be."""
+        sent, or ``None`` if it could not be (the terminal busy with another push, when
+        ``exclusive``). Not exclusive while the sale's own push, still open, holds it."""
         recovery = plan_recovery(self.settings, plan)
         try:
-            self._register(recovery, RECOVERY_WAIT, exclusive=False)
+            self._register(recovery, RECOVERY_WAIT, exclusive=exclusive)
             parse_push(self._send(push_request(self.settings, recovery), auth=self.auth))
         except (APIError, TransportError):
             return None
