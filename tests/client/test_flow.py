@@ -228,6 +228,8 @@ def test_a_reversed_sale_is_told_reversed_not_a_connection_error(sdk: Client, wo
         "Reversed: the charge did not go through",
     )
     assert outcome.folio_number == number
+    # What the terminal said of this sale, not the reprint's "00" and "Transaccion Valida".
+    assert (outcome.code, outcome.terminal_message) == ("05", "Error de conexión")
     assert outcome.order_id is not None  # the bank's, for the merchant's records
     assert outcome.raw is not None
     assert (outcome.raw["reprintModule"], outcome.raw["isRePrint"]) == ("RV", True)
@@ -251,6 +253,7 @@ def test_a_pending_reversal_is_told_pending(sdk: Client) -> None:
         True,
     )
     assert outcome.message == "Reverso pendiente: el cargo se anulará"
+    assert outcome.code == "05"
 
 
 def test_a_05_the_terminal_confirms_declined_is_declined_without_doubt(sdk: Client) -> None:

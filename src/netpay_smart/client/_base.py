@@ -718,7 +718,9 @@ def outcome_from_push(
         )
     body = result.get("body") or {}
     tx = result.get("transaction") or {}
-    code = body.get("responseCode") or tx.get("response_code")
+    # The transaction's code and message first: the sale's own, where the body is a reprint
+    # that checked it (after a 05 the terminal said "05", not the reprint's "00").
+    code = tx.get("response_code") or body.get("responseCode")
     status_text = result.get("status") or "declined"
     if status_text == "user_cancelled":
         arrived = answered_after(push)
@@ -756,7 +758,7 @@ def outcome_from_push(
         response_code=code,
         message=info.cashier_es,
         message_en=info.cashier_en,
-        terminal_message=body.get("message"),
+        terminal_message=tx.get("message") or body.get("message"),
         amount=value,
         card=card,
         folio_number=push.get("folio_number") or body.get("folioNumber"),
