@@ -1120,3 +1120,56 @@ def test_only_a_05_is_the_decline_a_reversal_explains(store: Store) -> None:
     for folio in ("R-3", "R-4"):
         items = store.list_transactions(TransactionFilter(folio=folio))["items"]
         assert sorted(item["status"] for item in items) == ["declined", "reversed"]
+
+
+@pytest.mark.parametrize("first", ["decline", "reprint"])
+def test_two_replicas_processing_a_05_and_its_reversal_at_once_keep_one_sale(
+    store: Store, first: str
+) -> None:
+    """PostgreSQL: replica A processes the 05 (or the reprint reporting its reversal) and has
+    not committed when replica B processes the other. The folio's lock makes B wait for A's
+    commit, then find A's row: one sale, reversed, whichever came first."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    decline = encode(connection_error("R-race"))
+    reversal = encode(reprint_of(sale("O-race", "0.70", folioNumber="R-race"), module="RV"))
+    bodies = [decline, reversal] if first == "decline" else [reversal, decline]
+    with store.engines.write.begin() as conn:
+        ids = insert_deliveries(conn, [Incoming(body=b, received_at=NOW) for b in bodies])
+
+    def replica_b() -> None:
+        with store.engines.write.begin() as conn:
+            process_many(conn, [(ids[1], bodies[1], None, None)], now=NOW)
+
+    with store.engines.write.connect() as conn_a:
+        with conn_a.begin():
+            process_many(conn_a, [(ids[0], bodies[0], None, None)], now=NOW)
+            thread = threading.Thread(target=replica_b)
+            thread.start()
+            _wait_for_a_lock_wait(store)
+        thread.join(15)
+
+    items = store.list_transactions(TransactionFilter(folio="R-race"))["items"]
+    assert [(item["order_id"], item["status"], item["delivery_count"]) for item in items] == [
+        ("O-race", "reversed", 2)
+    ]
+
+
+def test_a_05_after_the_reprint_that_reported_its_reversal_keeps_the_bank_side(
+    store: Store,
+) -> None:
+    """The reprint reporting the reversal first, then the 05: one sale that keeps the bank's
+    orderId, amount and card from the reprint, and the terminal's 05 and message."""
+    deliver(store, reprint_of(sale("O-late", "0.70", folioNumber="R-5"), module="RV"))
+    deliver(store, connection_error("R-5"))
+
+    [item] = store.list_transactions(TransactionFilter(folio="R-5"))["items"]
+    assert (item["order_id"], item["amount"], item["status"], item["approved"]) == (
+        "O-late",
+        "0.70",
+        "reversed",
+        False,
+    )
+    assert (item["response_code"], item["message"]) == ("05", "Error de conexión")
+    assert item["card"]["last4"] == "9493"
+    assert (item["delivery_count"], item["reprint_count"]) == (2, 1)

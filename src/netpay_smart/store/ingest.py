@@ -621,6 +621,9 @@ def _apply_result(
         keep = _RANK.get(Status(existing.status), 0) > 0
         if keep:
             status = existing.status
+        # What the result leaves out stays as the reprint said: a 05 whose reversal a reprint
+        # reported first has no orderId, amount or card of its own.
+        values = {name: value for name, value in values.items() if value is not None}
         values.update(
             status=status,
             approved=_approved(Status(status)),
@@ -1058,9 +1061,9 @@ def _lock(connection: Connection, reads: list[_Read]) -> None:
         if result.order_id:
             keys.add((2, result.order_id.replace("\x00", "")))
         if result.folio_number and (read.normalised.kind is Kind.REPRINT or not result.order_id):
-            # _adopt_decline, _REPRINTED_SALE and a reprint by folio find their row by folio.
-            folio = f"{result.terminal_id or '-'}:{result.folio_number}".replace("\x00", "")
-            keys.add((3, folio))
+            # _adopt_decline, _REPRINTED_SALE and a reprint by folio find their row by folio,
+            # on the same terminal or on none (a 05 may name no terminal): the folio alone.
+            keys.add((3, result.folio_number.replace("\x00", "")))
     if not keys:
         return
     ordered = sorted(keys)
