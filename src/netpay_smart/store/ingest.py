@@ -522,7 +522,7 @@ _REPRINTED_SALE = Prebuilt(
 # by folio reporting a reversal under an orderId (the bank's approval, undone) is the truth
 # of. Only a 05: a folio may carry other declines too (NetPay's own examples reuse one).
 _DECLINE_BY_FOLIO = Prebuilt(
-    select(_T.key)
+    select(*(_T[name] for name in _Existing._fields))
     .where(
         _T.folio_number == bindparam("f"),
         _T.kind == str(Kind.SALE),
@@ -693,26 +693,27 @@ def _approved(status: Status) -> bool:
 
 def _adopt_decline(
     connection: Connection, normalised: Normalised, *, key: str, digest: str, now: datetime
-) -> str | None:
+) -> _Existing | None:
     """A reprint by folio reporting a reversal (``RV``, ``PRV``) under an orderId nothing is
     stored under, for a folio the terminal answered ``05`` with no orderId (the bank
     approved, the answer never reached the terminal, and the charge was reversed or is to
     be): one sale, not two. The decline's row is moved under ``key`` with the bank's side of
     the sale (orderId, amount, card) filled in, and its deliveries and pushes with it; the
-    reprint then applies to it as to any sale. Returns the key the row had, or ``None``."""
+    reprint then applies to it as to any sale. Returns the row as it was read (its old key),
+    or ``None``."""
     result = normalised.result
     found = _DECLINE_BY_FOLIO(
         connection, {"f": result.folio_number, "t": result.terminal_id}
     ).fetchone()
     if found is None:
         return None
-    old = found[0]
+    decline = _Existing(*found)
     values = _row_values(normalised, kind=Kind.SALE, digest=digest, now=now)
     bank = {name: values[name] for name in _BANK_COLUMNS if values[name] is not None}
-    update_row(connection, transactions, {"key": key, **bank, "updated_at": now}, key=old)
-    _REKEY_DELIVERIES(connection, {"old": old, "new": key})
-    _REKEY_PUSHES(connection, {"old": old, "new": key})
-    return str(old)
+    update_row(connection, transactions, {"key": key, **bank, "updated_at": now}, key=decline.key)
+    _REKEY_DELIVERIES(connection, {"old": decline.key, "new": key})
+    _REKEY_PUSHES(connection, {"old": decline.key, "new": key})
+    return decline
 
 
 def _apply_reprint(
@@ -1151,8 +1152,8 @@ def _apply(
     ):
         adopted = _adopt_decline(connection, normalised, key=key, digest=digest, now=now)
         if adopted is not None:
-            chunk.touched.add(adopted)  # a re-delivery of the decline, later on, looks again
-            look = look._replace(existing=_select_tx(connection, key))
+            chunk.touched.add(adopted.key)  # a re-delivery of the decline, later on, looks again
+            look = look._replace(existing=adopted._replace(key=key))
     apply = _apply_reprint if kind is Kind.REPRINT else _apply_result
     applied.outcome, applied.transaction_key = apply(
         connection,
