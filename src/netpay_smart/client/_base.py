@@ -718,9 +718,7 @@ def outcome_from_push(
         )
     body = result.get("body") or {}
     tx = result.get("transaction") or {}
-    # The transaction's code and message first: the sale's own, where the body is a reprint
-    # that checked it (after a 05 the terminal said "05", not the reprint's "00").
-    code = tx.get("response_code") or body.get("responseCode")
+    code = _result_code(result)
     status_text = result.get("status") or "declined"
     if status_text == "user_cancelled":
         arrived = answered_after(push)
@@ -758,7 +756,7 @@ def outcome_from_push(
         response_code=code,
         message=info.cashier_es,
         message_en=info.cashier_en,
-        terminal_message=tx.get("message") or body.get("message"),
+        terminal_message=tx.get("message") or body.get("message"),  # as the code: the sale's
         amount=value,
         card=card,
         folio_number=push.get("folio_number") or body.get("folioNumber"),
@@ -782,15 +780,20 @@ def push_answer(push_id: str, status: int, read_json: Callable[[], Any]) -> dict
     return found
 
 
+def _result_code(result: Mapping[str, Any]) -> Any:
+    """A push result's response code: its transaction's first, the sale's own where the body
+    is a reprint that checked it (after a 05 the terminal said "05", not the reprint's "00")."""
+    transaction, body = result.get("transaction") or {}, result.get("body") or {}
+    return transaction.get("response_code") or body.get("responseCode")
+
+
 def needs_verifying(push: Mapping[str, Any]) -> bool:
     """Whether a sale's result leaves its money in doubt (:data:`VERIFY_CODES`)."""
     result = push.get("result") or {}
-    body, transaction = result.get("body") or {}, result.get("transaction") or {}
-    code = body.get("responseCode") or transaction.get("response_code")
     return (
         is_completed(push)
         and result.get("status") == "declined"
-        and str(code or "").strip() in VERIFY_CODES
+        and str(_result_code(result) or "").strip() in VERIFY_CODES
     )
 
 
