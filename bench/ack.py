@@ -126,15 +126,11 @@ def measure(server: servers.Server, cfg: Config) -> dict[str, Any]:
     )
     after = server.usage()
     result: dict[str, Any] = {"warmup": warm, "run": run, "alive_after": server.alive()}
-    if before and after and run["ok"]:
-        # Per acknowledgement, during the run only (the backlog processed after it is not
-        # counted): what the server process itself spends, not PostgreSQL's own processes.
-        result["per_ack"] = {
-            "user_us": (after["user_s"] - before["user_s"]) / run["ok"] * 1e6,
-            "system_us": (after["system_s"] - before["system_s"]) / run["ok"] * 1e6,
-            "write_calls": (after["write_calls"] - before["write_calls"]) / run["ok"],
-            "written_kb": (after["written_bytes"] - before["written_bytes"]) / run["ok"] / 1000,
-        }
+    # Per acknowledgement, during the run only (the backlog processed after it is not
+    # counted): what the server process itself spends, not PostgreSQL's own processes.
+    per_ack = server.usage_per(before, after, run["ok"])
+    if per_ack is not None:
+        result["per_ack"] = per_ack
     if server.has_metrics and server.alive():
         stored = wait_processed(server)
         acked = warm["ok"] + run["ok"]

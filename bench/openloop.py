@@ -81,11 +81,9 @@ def _measure(server: servers.Server, duration: float) -> dict[str, Any]:
     run = load.open_loop(url, rate=RATE, duration=duration, connections=CONNECTIONS)
     after = server.usage()
     measured: dict[str, Any] = {"warmup": warmup, "run": run}
-    if before and after and run["ok"]:
-        measured["per_result"] = {
-            "user_us": (after["user_s"] - before["user_s"]) / run["ok"] * 1e6,
-            "system_us": (after["system_s"] - before["system_s"]) / run["ok"] * 1e6,
-        }
+    per_result = server.usage_per(before, after, run["ok"])
+    if per_result is not None:
+        measured["per_result"] = per_result
     return measured
 
 

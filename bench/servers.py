@@ -106,6 +106,21 @@ class Server:
             "written_bytes": float(io["wchar"]),
         }
 
+    @staticmethod
+    def usage_per(
+        before: dict[str, float] | None, after: dict[str, float] | None, count: int
+    ) -> dict[str, float] | None:
+        """What :meth:`usage` grew by between ``before`` and ``after``, per one of ``count``
+        requests: CPU µs (user, system), write calls and KB written; None without both."""
+        if not (before and after and count):
+            return None
+        return {
+            "user_us": (after["user_s"] - before["user_s"]) / count * 1e6,
+            "system_us": (after["system_s"] - before["system_s"]) / count * 1e6,
+            "write_calls": (after["write_calls"] - before["write_calls"]) / count,
+            "written_kb": (after["written_bytes"] - before["written_bytes"]) / count / 1000,
+        }
+
     def metrics(self) -> dict[str, dict[str, float]]:
         """``/metrics`` as {metric: {label value: number}} (one label per metric here)."""
         answer = httpx.get(self.base + "/metrics", timeout=10)
